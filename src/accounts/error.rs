@@ -1,0 +1,45 @@
+//! What can go wrong in an account operation, said once. `graphql::errors` turns each variant
+//! into the stable `extensions.code` of `shared/spec/api.md`.
+
+use super::validation::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{}", .0.message)]
+    InvalidInput(FieldError),
+    #[error("An account with this email address already exists.")]
+    EmailTaken,
+    /// One message for unknown emails and wrong passwords alike, so it reveals nothing.
+    #[error("The email address or password is incorrect.")]
+    InvalidCredentials,
+    #[error("Sign in to do this.")]
+    Unauthenticated,
+    #[error("This token is invalid or has expired.")]
+    InvalidToken,
+    /// Anything unexpected. The source goes to the log, never to the client.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<FieldError> for AccountError {
+    fn from(error: FieldError) -> Self {
+        Self::InvalidInput(error)
+    }
+}
+
+macro_rules! internal_from {
+    ($($source:ty),*) => {$(
+        impl From<$source> for AccountError {
+            fn from(error: $source) -> Self {
+                Self::Internal(Box::new(error))
+            }
+        }
+    )*};
+}
+
+internal_from!(
+    sea_orm::DbErr,
+    crate::auth::password::HashError,
+    jsonwebtoken::errors::Error,
+    minijinja::Error
+);

@@ -1,0 +1,143 @@
+//! The business rules of accounts: signing up and in, sessions and their refresh tokens,
+//! password resets, profile changes and deletion. Nothing here knows about HTTP or GraphQL;
+//! every state change is one transaction, with the mail it causes written inside it.
+
+mod error;
+mod password_reset;
+mod profile;
+mod registration;
+mod sessions;
+pub mod validation;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, Set};
+use uuid::Uuid;
+
+pub use self::error::AccountError;
+pub use self::profile::ProfileChanges;
+use crate::auth::jwt::JwtKeys;
+use crate::auth::opaque_token::OpaqueToken;
+use crate::auth::password::PasswordHasher;
+use crate::entities::{refresh_token, session, user};
+use crate::mail::Outbox;
+
+/// The signed-in user behind a request: whose account, and which session the access token
+/// belongs to (so a password change can keep this session and end the others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+}
+
+/// The result of signing in: tokens for the client and the user they belong to.
+pub struct SignedIn {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+    pub user: user::Model,
+}
+
+/// Lifetimes and the refresh reuse interval, from the settings.
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    pub refresh_ttl: Duration,
+    pub reset_ttl: Duration,
+    pub refresh_reuse_interval: Duration,
+}
+
+/// The account service. Cheap to clone: everything sits behind one `Arc`.
+#[derive(Clone)]
+pub struct Accounts {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    hasher: PasswordHasher,
+    jwt: JwtKeys,
+    outbox: Outbox,
+    policy: TokenPolicy,
+    /// The reset link template, `{token}` replaced per message. Never built from a request.
+    reset_url: String,
+}
+
+impl Accounts {
+    pub fn new(
+        db: DatabaseConnection,
+        hasher: PasswordHasher,
+        jwt: JwtKeys,
+        outbox: Outbox,
+        policy: TokenPolicy,
+        reset_url: String,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                hasher,
+                jwt,
+                outbox,
+                policy,
+                reset_url,
+            }),
+        }
+    }
+
+    fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// Opens a session with its first refresh token inside `txn`, and signs an access token
+    /// for it. The caller commits.
+    async fn start_session<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        user: user::Model,
+    ) -> Result<SignedIn, AccountError> {
+        let now = Utc::now();
+        let session_id = Uuid::new_v4();
+        session::ActiveModel {
+            id: Set(session_id),
+            user_id: Set(user.id),
+            created_at: Set(now),
+            revoked_at: Set(None),
+        }
+        .insert(txn)
+        .await?;
+        self.continue_session(txn, user, session_id).await
+    }
+
+    /// Adds a refresh token to an existing session and signs a new access token for it.
+    async fn continue_session<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        user: user::Model,
+        session_id: Uuid,
+    ) -> Result<SignedIn, AccountError> {
+        let now = Utc::now();
+        let refresh = OpaqueToken::generate();
+        refresh_token::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            session_id: Set(session_id),
+            token_hash: Set(refresh.digest),
+            created_at: Set(now),
+            expires_at: Set(now + chrono_duration(self.inner.policy.refresh_ttl)),
+            used_at: Set(None),
+        }
+        .insert(txn)
+        .await?;
+        let access = self.inner.jwt.issue(user.id, session_id)?;
+        Ok(SignedIn {
+            access_token: access.token,
+            refresh_token: refresh.token,
+            expires_in: access.expires_in,
+            user,
+        })
+    }
+}
+
+fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}

@@ -1,0 +1,171 @@
+//! The signed-in user's own account: reading it, changing name, email or password, deleting it.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait as _, EntityTrait as _, ModelTrait as _, Set};
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::password_reset::kill_reset_tokens;
+use super::sessions::revoke_user_sessions;
+use super::validation::{DisplayName, Email, FieldError, NewPassword};
+use super::{AccountError, Accounts, Caller};
+use crate::db;
+use crate::entities::user;
+use crate::mail::{MailKind, templates};
+
+/// What `updateMe` asks to change; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct ProfileChanges<'a> {
+    pub name: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub new_password: Option<&'a str>,
+    pub current_password: Option<&'a str>,
+}
+
+impl Accounts {
+    /// # Errors
+    /// `Unauthenticated` when the account is gone.
+    pub async fn me(&self, caller: Caller) -> Result<user::Model, AccountError> {
+        self.user_of(caller).await
+    }
+
+    /// Changes the caller's profile. Email and password changes need the current password; a
+    /// new password ends every other session, a new email is unverified and the old address
+    /// is told.
+    ///
+    /// # Errors
+    /// `InvalidInput`, `InvalidCredentials` (wrong current password), `EmailTaken`.
+    #[tracing::instrument(skip_all, fields(user.id = %caller.user_id))]
+    pub async fn update_me(
+        &self,
+        caller: Caller,
+        changes: ProfileChanges<'_>,
+    ) -> Result<user::Model, AccountError> {
+        let current = self.user_of(caller).await?;
+        let name = changes
+            .name
+            .map(|raw| DisplayName::parse("name", raw))
+            .transpose()?;
+        let email = changes
+            .email
+            .map(|raw| Email::parse("email", raw))
+            .transpose()?
+            .filter(|email| email.as_str() != current.email);
+        let effective_email = match &email {
+            Some(email) => email.clone(),
+            None => Email::parse("email", &current.email)?,
+        };
+        let password = changes
+            .new_password
+            .map(|raw| NewPassword::parse("newPassword", raw, &effective_email))
+            .transpose()?;
+
+        if email.is_some() || password.is_some() {
+            let Some(current_password) = changes.current_password else {
+                return Err(FieldError::new(
+                    "currentPassword",
+                    "Enter your current password to change your email or password.",
+                )
+                .into());
+            };
+            let verification = self
+                .inner
+                .hasher
+                .verify(
+                    SecretString::from(current_password.to_owned()),
+                    Some(current.password_hash.clone()),
+                )
+                .await?;
+            if !verification.matches {
+                return Err(AccountError::InvalidCredentials);
+            }
+        }
+        let password_hash = match password {
+            Some(password) => Some(self.inner.hasher.hash(password.into_secret()).await?),
+            None => None,
+        };
+
+        let mut mails = Vec::new();
+        let mut active: user::ActiveModel = current.clone().into();
+        if let Some(name) = name {
+            active.name = Set(Some(name.into_string()));
+        }
+        if let Some(email) = &email {
+            active.email = Set(email.as_str().to_owned());
+            active.email_verified = Set(false);
+            let notice = json!({"name": current.name, "old_email": current.email, "new_email": email.as_str()});
+            mails.push((
+                current.email.clone(),
+                templates::render(MailKind::EmailChanged, &notice)?,
+            ));
+        }
+        if let Some(hash) = &password_hash {
+            active.password_hash = Set(hash.clone());
+            let notice = json!({"name": current.name, "email": effective_email.as_str()});
+            mails.push((
+                effective_email.as_str().to_owned(),
+                templates::render(MailKind::PasswordChanged, &notice)?,
+            ));
+        }
+        active.updated_at = Set(Utc::now());
+
+        let txn = db::begin_write(self.db()).await?;
+        let updated = match active.update(&txn).await {
+            Ok(updated) => updated,
+            Err(error) if db::is_unique_violation(&error) => return Err(AccountError::EmailTaken),
+            Err(error) => return Err(error.into()),
+        };
+        if password_hash.is_some() {
+            revoke_user_sessions(&txn, caller.user_id, Some(caller.session_id)).await?;
+        }
+        if email.is_some() || password_hash.is_some() {
+            // A reset link mailed earlier must not undo this change.
+            kill_reset_tokens(&txn, caller.user_id).await?;
+        }
+        let has_mail = !mails.is_empty();
+        for (recipient, mail) in mails {
+            self.inner
+                .outbox
+                .enqueue(&txn, Some(caller.user_id), &recipient, mail)
+                .await?;
+        }
+        txn.commit().await?;
+        if has_mail {
+            self.inner.outbox.wake();
+        }
+        Ok(updated)
+    }
+
+    /// Deletes the caller's account and everything of theirs (sessions, tokens, pending mail).
+    ///
+    /// # Errors
+    /// `InvalidCredentials` for a wrong password.
+    #[tracing::instrument(skip_all, fields(user.id = %caller.user_id))]
+    pub async fn delete_me(&self, caller: Caller, password: &str) -> Result<(), AccountError> {
+        let current = self.user_of(caller).await?;
+        let verification = self
+            .inner
+            .hasher
+            .verify(
+                SecretString::from(password.to_owned()),
+                Some(current.password_hash.clone()),
+            )
+            .await?;
+        if !verification.matches {
+            return Err(AccountError::InvalidCredentials);
+        }
+        let txn = db::begin_write(self.db()).await?;
+        // Sessions, tokens and undelivered mail go with the user (ON DELETE CASCADE).
+        current.delete(&txn).await?;
+        txn.commit().await?;
+        tracing::info!("account deleted");
+        Ok(())
+    }
+
+    async fn user_of(&self, caller: Caller) -> Result<user::Model, AccountError> {
+        user::Entity::find_by_id(caller.user_id)
+            .one(self.db())
+            .await?
+            .ok_or(AccountError::Unauthenticated)
+    }
+}

@@ -1,0 +1,116 @@
+//! Signing up and signing in.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFilter as _, Set};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::validation::{DisplayName, Email, NewPassword};
+use super::{AccountError, Accounts, SignedIn};
+use crate::db;
+use crate::entities::user;
+
+impl Accounts {
+    /// Creates an account and signs it in.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a bad field, `EmailTaken` when the address is in use.
+    #[tracing::instrument(skip_all)]
+    pub async fn signup(
+        &self,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+    ) -> Result<SignedIn, AccountError> {
+        let email = Email::parse("email", email)?;
+        let password = NewPassword::parse("password", password, &email)?;
+        let name = name
+            .map(|raw| DisplayName::parse("name", raw))
+            .transpose()?;
+
+        // A cheap early answer; the unique index below settles races.
+        if self.find_user_by_email(&email).await?.is_some() {
+            return Err(AccountError::EmailTaken);
+        }
+        let password_hash = self.inner.hasher.hash(password.into_secret()).await?;
+
+        let now = Utc::now();
+        let txn = db::begin_write(self.db()).await?;
+        let inserted = user::ActiveModel {
+            // Random ids, never reused: a token of a deleted account can never name a new one.
+            id: Set(Uuid::new_v4()),
+            email: Set(email.into_string()),
+            name: Set(name.map(DisplayName::into_string)),
+            password_hash: Set(password_hash),
+            email_verified: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await;
+        let user = match inserted {
+            Ok(user) => user,
+            Err(error) if db::is_unique_violation(&error) => return Err(AccountError::EmailTaken),
+            Err(error) => return Err(error.into()),
+        };
+        let signed_in = self.start_session(&txn, user).await?;
+        txn.commit().await?;
+        tracing::info!(user.id = %signed_in.user.id, "account created");
+        Ok(signed_in)
+    }
+
+    /// Signs in with email and password. Unknown emails and wrong passwords fail alike, and
+    /// both cost one argon2 verification.
+    ///
+    /// # Errors
+    /// `InvalidCredentials`, or `InvalidInput` for an address that cannot be one.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, email: &str, password: &str) -> Result<SignedIn, AccountError> {
+        let email = Email::parse("email", email)?;
+        let user = self.find_user_by_email(&email).await?;
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let verification = self
+            .inner
+            .hasher
+            .verify(SecretString::from(password.to_owned()), stored)
+            .await?;
+        let Some(user) = user.filter(|_| verification.matches) else {
+            tracing::info!("login refused");
+            return Err(AccountError::InvalidCredentials);
+        };
+
+        let new_hash = if verification.needs_rehash {
+            Some(
+                self.inner
+                    .hasher
+                    .hash(SecretString::from(password.to_owned()))
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let txn = db::begin_write(self.db()).await?;
+        let user = match new_hash {
+            Some(hash) => {
+                let mut active: user::ActiveModel = user.into();
+                active.password_hash = Set(hash);
+                active.update(&txn).await?
+            }
+            None => user,
+        };
+        let signed_in = self.start_session(&txn, user).await?;
+        txn.commit().await?;
+        tracing::info!(user.id = %signed_in.user.id, "signed in");
+        Ok(signed_in)
+    }
+
+    pub(super) async fn find_user_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<user::Model>, AccountError> {
+        Ok(user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(self.db())
+            .await?)
+    }
+}

@@ -1,0 +1,141 @@
+//! Sessions: checking an access token's session, rotating refresh tokens with reuse detection,
+//! and ending sessions.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _};
+use uuid::Uuid;
+
+use super::{AccountError, Accounts, Caller, SignedIn, chrono_duration};
+use crate::auth::opaque_token;
+use crate::db;
+use crate::entities::{refresh_token, session, user};
+
+impl Accounts {
+    /// The caller behind an access token, if the token is valid and its session still alive.
+    /// `Ok(None)` means anonymous; an `Err` means the answer is unknown (the database is down),
+    /// which must never be mistaken for a signed-in user.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Option<Caller>, AccountError> {
+        let Some(claims) = self.inner.jwt.verify(access_token) else {
+            return Ok(None);
+        };
+        let live = session::Entity::find_by_id(claims.sid)
+            .filter(session::Column::UserId.eq(claims.sub))
+            .filter(session::Column::RevokedAt.is_null())
+            .one(self.db())
+            .await?;
+        Ok(live.map(|s| Caller {
+            user_id: s.user_id,
+            session_id: s.id,
+        }))
+    }
+
+    /// Trades a refresh token for a new pair. The presented token is used up; presenting it
+    /// again later is taken as theft and ends the whole session, except within the reuse
+    /// interval, where it yields a fresh pair for the same session (several tabs refreshing
+    /// at once).
+    ///
+    /// # Errors
+    /// `InvalidToken` for an unknown, expired, revoked or reused token.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, presented: &str) -> Result<SignedIn, AccountError> {
+        let digest = opaque_token::digest(presented);
+        let now = Utc::now();
+        let txn = db::begin_write(self.db()).await?;
+        let Some(token) = refresh_token::Entity::find()
+            .filter(refresh_token::Column::TokenHash.eq(digest))
+            .one(&txn)
+            .await?
+        else {
+            return Err(AccountError::InvalidToken);
+        };
+        let Some((session, Some(owner))) = session::Entity::find_by_id(token.session_id)
+            .find_also_related(user::Entity)
+            .one(&txn)
+            .await?
+        else {
+            return Err(AccountError::InvalidToken);
+        };
+        if session.revoked_at.is_some() || token.expires_at <= now {
+            return Err(AccountError::InvalidToken);
+        }
+
+        // Use the token up with a conditional update: of concurrent refreshes, one wins.
+        let used_now = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+            .filter(refresh_token::Column::Id.eq(token.id))
+            .filter(refresh_token::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+        if !used_now {
+            let used_at = refresh_token::Entity::find_by_id(token.id)
+                .one(&txn)
+                .await?
+                .and_then(|t| t.used_at)
+                .unwrap_or(now);
+            let interval = chrono_duration(self.inner.policy.refresh_reuse_interval);
+            let within_grace = !interval.is_zero() && now - used_at <= interval;
+            if !within_grace {
+                revoke_session(&txn, session.id).await?;
+                txn.commit().await?;
+                tracing::warn!(user.id = %owner.id, session.id = %session.id, "refresh token reused; session revoked");
+                return Err(AccountError::InvalidToken);
+            }
+        }
+        let signed_in = self.continue_session(&txn, owner, session.id).await?;
+        txn.commit().await?;
+        Ok(signed_in)
+    }
+
+    /// Ends the session a refresh token belongs to. Unknown and already revoked tokens are
+    /// fine: the outcome the client wants holds either way.
+    ///
+    /// # Errors
+    /// A database error.
+    #[tracing::instrument(skip_all)]
+    pub async fn logout(&self, presented: &str) -> Result<(), AccountError> {
+        let digest = opaque_token::digest(presented);
+        let txn = db::begin_write(self.db()).await?;
+        let token = refresh_token::Entity::find()
+            .filter(refresh_token::Column::TokenHash.eq(digest))
+            .one(&txn)
+            .await?;
+        if let Some(token) = token {
+            revoke_session(&txn, token.session_id).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+async fn revoke_session<C: ConnectionTrait>(txn: &C, session_id: Uuid) -> Result<(), AccountError> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(session::Column::Id.eq(session_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Ends every live session of a user, except `keep` (the caller's own, on a password change).
+pub(super) async fn revoke_user_sessions<C: ConnectionTrait>(
+    txn: &C,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> Result<(), AccountError> {
+    let mut update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null());
+    if let Some(keep) = keep {
+        update = update.filter(session::Column::Id.ne(keep));
+    }
+    update.exec(txn).await?;
+    Ok(())
+}

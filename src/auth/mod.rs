@@ -1,0 +1,6 @@
+//! Credentials: password hashing on its own threads, access-token JWTs, and the opaque
+//! refresh/reset tokens that are stored only as digests.
+
+pub mod jwt;
+pub mod opaque_token;
+pub mod password;

@@ -1,0 +1,313 @@
+//! Settings: every knob of `shared/spec/config.md`, read from flags, the environment and `.env`,
+//! validated once at start-up so that nothing later has to second-guess a value.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::BoolishValueParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+use secrecy::SecretString;
+
+/// The `latchkey` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "A self-hosted authentication server that speaks GraphQL"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// `latchkey` without a subcommand is `latchkey serve`.
+    #[command(flatten)]
+    pub serve: Settings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve (the default).
+    Serve(Box<Settings>),
+    /// Apply pending migrations and exit.
+    Migrate(MigrateArgs),
+    /// Print the GraphQL SDL and exit.
+    PrintSchema,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub action: Option<MigrateAction>,
+
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://latchkey.db?mode=rwc"
+    )]
+    pub database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// List applied and pending migrations.
+    Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything `serve` needs. Flags win over environment variables, which win over defaults.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// A SQLite file (`sqlite://path?mode=rwc`) or `postgres://user:pass@host:port/db`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://latchkey.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    /// Address to bind; port 0 picks a free one.
+    #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// HS256 signing key, at least 32 bytes. Generated and kept beside a SQLite database when unset.
+    #[arg(long, env = "LATCHKEY_JWT_SECRET", value_parser = parse_jwt_secret, hide_env_values = true)]
+    pub jwt_secret: Option<SecretString>,
+
+    /// `iss` of access tokens, checked on every request.
+    #[arg(long, env = "LATCHKEY_ISSUER", default_value = "latchkey")]
+    pub issuer: String,
+
+    /// `aud` of access tokens, checked on every request.
+    #[arg(long, env = "LATCHKEY_AUDIENCE", default_value = "latchkey")]
+    pub audience: String,
+
+    #[arg(long, env = "LATCHKEY_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_positive_duration)]
+    pub access_token_ttl: Duration,
+
+    #[arg(long, env = "LATCHKEY_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_positive_duration)]
+    pub refresh_token_ttl: Duration,
+
+    #[arg(long, env = "LATCHKEY_RESET_TOKEN_TTL", default_value = "1h", value_parser = parse_positive_duration)]
+    pub reset_token_ttl: Duration,
+
+    /// Grace for concurrent refreshes with one token; `0s` is strict.
+    #[arg(long, env = "LATCHKEY_REFRESH_REUSE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_reuse_interval: Duration,
+
+    /// Link in the reset email; `{token}` is replaced by the token.
+    #[arg(
+        long,
+        env = "LATCHKEY_RESET_URL",
+        default_value = "http://localhost:3000/reset-password?token={token}",
+        value_parser = parse_reset_url
+    )]
+    pub reset_url: String,
+
+    /// `smtp://user:pass@host:587` (STARTTLS), `smtps://host:465` (TLS) or `smtp://host:1025?tls=none`.
+    #[arg(long, env = "LATCHKEY_SMTP_URL", value_parser = parse_smtp_url, hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+
+    /// Without an SMTP URL, each message is written here as an `.eml` file.
+    #[arg(long, env = "LATCHKEY_MAIL_DIR", default_value = "./mail")]
+    pub mail_dir: PathBuf,
+
+    /// Sender of every message.
+    #[arg(long, env = "LATCHKEY_MAIL_FROM", default_value = "latchkey <no-reply@localhost>", value_parser = parse_mailbox)]
+    pub mail_from: lettre::message::Mailbox,
+
+    /// Comma-separated origins allowed to call the API from a browser.
+    #[arg(long, env = "LATCHKEY_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+
+    /// CIDRs whose `X-Forwarded-For` is believed for the client address.
+    #[arg(long, env = "LATCHKEY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Serve the GraphiQL playground on `GET /graphql`.
+    #[arg(long, env = "LATCHKEY_GRAPHIQL", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub graphiql: bool,
+
+    /// Answer introspection queries.
+    #[arg(long, env = "LATCHKEY_INTROSPECTION", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Tracing filter, for example `info` or `latchkey=debug`.
+    #[arg(long, env = "LATCHKEY_LOG", default_value = "info")]
+    pub log: String,
+
+    #[arg(
+        long,
+        env = "LATCHKEY_LOG_FORMAT",
+        default_value = "pretty",
+        value_enum
+    )]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Settings as the command line and environment give them, for embedding and tests:
+    /// `Settings::from_args(["--listen", "127.0.0.1:0"])`.
+    ///
+    /// # Errors
+    /// A clap error naming the bad setting.
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let argv = std::iter::once(std::ffi::OsString::from("latchkey"))
+            .chain(args.into_iter().map(Into::into));
+        Wrapper::try_parse_from(argv).map(|w| w.settings)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
+    }
+}
+
+/// Durations as `30s`, `15m`, `1h`, `30d` (and `0s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}` needs a unit: s, m, h or d (for example 15m)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30s, 15m, 1h or 30d"))?;
+    let seconds_per_unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}` has an unknown unit; use s, m, h or d")),
+    };
+    number
+        .checked_mul(seconds_per_unit)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err("must be longer than 0s".into());
+    }
+    Ok(duration)
+}
+
+fn parse_jwt_secret(text: &str) -> Result<SecretString, String> {
+    if text.len() < 32 {
+        return Err("must be at least 32 bytes".into());
+    }
+    Ok(SecretString::from(text.to_owned()))
+}
+
+fn parse_reset_url(text: &str) -> Result<String, String> {
+    if !text.contains("{token}") {
+        return Err("must contain `{token}`".into());
+    }
+    let probe = text.replace("{token}", "token");
+    let url = url::Url::parse(&probe).map_err(|e| format!("is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http or https URL".into());
+    }
+    Ok(text.to_owned())
+}
+
+fn parse_smtp_url(text: &str) -> Result<SecretString, String> {
+    // Never echo the value: it may hold a password.
+    let url = url::Url::parse(text).map_err(|_| "is not a URL".to_owned())?;
+    if !matches!(url.scheme(), "smtp" | "smtps") {
+        return Err("must start with smtp:// or smtps://".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("needs a host".into());
+    }
+    Ok(SecretString::from(text.to_owned()))
+}
+
+fn parse_mailbox(text: &str) -> Result<lettre::message::Mailbox, String> {
+    text.parse()
+        .map_err(|_| "must be an address like `Name <no-reply@example.com>`".to_owned())
+}
+
+fn parse_origin(text: &str) -> Result<String, String> {
+    let text = text.trim().trim_end_matches('/');
+    let url = url::Url::parse(text)
+        .map_err(|_| format!("`{text}` is not an origin like https://app.example.com"))?;
+    if url.path() != "/" || url.query().is_some() || !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "`{text}` is not an origin like https://app.example.com"
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is not a CIDR like 10.0.0.0/8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_the_documented_units() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(2_592_000)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("15").is_err());
+        assert!(parse_duration("15 minutes").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let settings = Settings::from_args(Vec::<String>::new()).expect("defaults parse");
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.access_token_ttl, Duration::from_secs(900));
+        assert!(settings.graphiql);
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let error = Settings::from_args(["--jwt-secret", "too-short"]).unwrap_err();
+        assert!(error.to_string().contains("at least 32 bytes"));
+    }
+
+    #[test]
+    fn origins_are_normalised_and_cidrs_parsed() {
+        let settings = Settings::from_args([
+            "--cors-origins",
+            "https://app.example.com/,http://localhost:3000",
+            "--trusted-proxies",
+            "10.0.0.0/8,::1",
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.cors_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(settings.trusted_proxies.len(), 2);
+    }
+}

@@ -1,0 +1,39 @@
+//! Per-request data the HTTP layer hands to resolvers: who is calling, and the request id.
+
+use async_graphql::Context;
+
+use super::errors::internal_error;
+use crate::accounts::Caller;
+
+/// The outcome of checking the request's bearer token.
+#[derive(Debug, Clone, Copy)]
+pub enum Authentication {
+    /// No token, or one that is malformed, expired or revoked.
+    Anonymous,
+    Caller(Caller),
+    /// The token could not be checked (the database is unreachable). Operations that need a
+    /// user fail with an internal error rather than treating the request as either answer.
+    Unavailable,
+}
+
+/// The id of this request, as sent back in `x-request-id` and written into the log.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The signed-in caller, or `UNAUTHENTICATED`.
+///
+/// # Errors
+/// `UNAUTHENTICATED` without a valid token; an internal error when it could not be checked.
+pub fn require_caller(ctx: &Context<'_>) -> async_graphql::Result<Caller> {
+    match ctx
+        .data_opt::<Authentication>()
+        .copied()
+        .unwrap_or(Authentication::Anonymous)
+    {
+        Authentication::Caller(caller) => Ok(caller),
+        Authentication::Anonymous => Err(super::errors::unauthenticated()),
+        Authentication::Unavailable => {
+            Err(internal_error(ctx, "the access token could not be checked"))
+        }
+    }
+}

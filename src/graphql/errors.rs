@@ -1,0 +1,61 @@
+//! Service errors to GraphQL errors, in one place. Each carries a stable `extensions.code`;
+//! internal errors are logged with the request id and reach the client only as a generic
+//! message, so no database or library text can leak.
+
+use async_graphql::{Context, ErrorExtensions as _};
+
+use super::context::RequestId;
+use crate::accounts::AccountError;
+
+pub fn to_graphql(ctx: &Context<'_>, error: AccountError) -> async_graphql::Error {
+    let message = error.to_string();
+    match error {
+        AccountError::InvalidInput(field) => {
+            async_graphql::Error::new(message).extend_with(|_, ext| {
+                ext.set("code", "BAD_USER_INPUT");
+                ext.set("field", field.field);
+            })
+        }
+        AccountError::EmailTaken => coded(message, "EMAIL_TAKEN"),
+        AccountError::InvalidCredentials => coded(message, "INVALID_CREDENTIALS"),
+        AccountError::Unauthenticated => unauthenticated(),
+        AccountError::InvalidToken => coded(message, "INVALID_TOKEN"),
+        AccountError::Internal(source) => internal_error(ctx, &source.to_string()),
+    }
+}
+
+pub fn unauthenticated() -> async_graphql::Error {
+    coded(AccountError::Unauthenticated.to_string(), "UNAUTHENTICATED")
+}
+
+/// Logs `detail` with the request id and returns the generic error the client sees.
+pub fn internal_error(ctx: &Context<'_>, detail: &str) -> async_graphql::Error {
+    let request_id = ctx
+        .data_opt::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    tracing::error!(request_id = %request_id, error = %detail, "internal error");
+    async_graphql::Error::new("Something went wrong on our side. Try again later.").extend_with(
+        |_, ext| {
+            ext.set("code", "INTERNAL_SERVER_ERROR");
+            ext.set("requestId", request_id.clone());
+        },
+    )
+}
+
+fn coded(message: String, code: &'static str) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
+}
+
+/// `result.or_graphql(ctx)?` in resolvers.
+pub trait OrGraphql<T> {
+    /// # Errors
+    /// The service error, converted.
+    fn or_graphql(self, ctx: &Context<'_>) -> async_graphql::Result<T>;
+}
+
+impl<T> OrGraphql<T> for Result<T, AccountError> {
+    fn or_graphql(self, ctx: &Context<'_>) -> async_graphql::Result<T> {
+        self.map_err(|error| to_graphql(ctx, error))
+    }
+}

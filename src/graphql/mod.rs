@@ -1,0 +1,43 @@
+//! The GraphQL API of `shared/spec/api.md`: schema building, thin resolvers that validate and
+//! call `accounts`, and the one place where service errors become `extensions.code`s.
+
+pub mod context;
+pub mod errors;
+mod mutation;
+mod query;
+pub mod types;
+
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+
+pub use self::context::{Authentication, RequestId};
+use self::mutation::Mutation;
+use self::query::Query;
+use crate::accounts::Accounts;
+
+pub type LatchkeySchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Depth and complexity bounds (security.md): deep enough for any real client query, far too
+/// shallow for a denial-of-service document.
+const MAX_DEPTH: usize = 10;
+const MAX_COMPLEXITY: usize = 200;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+}
+
+/// The schema served by the server, with the account service attached.
+pub fn build_schema(accounts: Accounts, introspection: bool) -> LatchkeySchema {
+    let builder = builder().data(accounts);
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
+}
+
+/// The SDL of the served schema: what `latchkey print-schema` prints and `schema.graphql` holds.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}

@@ -1,0 +1,14 @@
+//! Mutations, split by area and merged into one root type.
+
+mod account;
+mod password;
+mod session;
+
+use async_graphql::MergedObject;
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    session::SessionMutation,
+    password::PasswordMutation,
+    account::AccountMutation,
+);

@@ -1,0 +1,40 @@
+use async_graphql::{Context, Object};
+
+use crate::accounts::Accounts;
+use crate::graphql::errors::OrGraphql as _;
+use crate::graphql::types::ResetPasswordInput;
+
+#[derive(Default)]
+pub struct PasswordMutation;
+
+#[Object]
+impl PasswordMutation {
+    /// Emails a password-reset link if an account has this address. Always true for a
+    /// well-formed address, so it reveals nothing about which accounts exist.
+    async fn forgot_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The account's email address.")] email: String,
+    ) -> async_graphql::Result<bool> {
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts
+            .forgot_password(&email)
+            .await
+            .or_graphql(ctx)
+            .map(|()| true)
+    }
+
+    /// Sets a new password with the token from a reset link. Ends every session of the account.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ResetPasswordInput,
+    ) -> async_graphql::Result<bool> {
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts
+            .reset_password(&input.token, &input.new_password)
+            .await
+            .or_graphql(ctx)
+            .map(|()| true)
+    }
+}

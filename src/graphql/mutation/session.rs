@@ -1,0 +1,69 @@
+use async_graphql::{Context, Object};
+
+use crate::accounts::Accounts;
+use crate::graphql::errors::OrGraphql as _;
+use crate::graphql::types::{AuthPayload, LoginInput, SignupInput};
+
+#[derive(Default)]
+pub struct SessionMutation;
+
+#[Object]
+impl SessionMutation {
+    /// Creates an account and signs it in.
+    async fn signup(
+        &self,
+        ctx: &Context<'_>,
+        input: SignupInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts
+            .signup(&input.email, &input.password, input.name.as_deref())
+            .await
+            .or_graphql(ctx)
+            .map(AuthPayload::from)
+    }
+
+    /// Signs in with email and password.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        input: LoginInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts
+            .login(&input.email, &input.password)
+            .await
+            .or_graphql(ctx)
+            .map(AuthPayload::from)
+    }
+
+    /// Trades a refresh token for a new access and refresh token. The presented token stops
+    /// working; presenting it again later ends the whole session.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The refresh token from the last sign-in or refresh.")]
+        refresh_token: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts
+            .refresh(&refresh_token)
+            .await
+            .or_graphql(ctx)
+            .map(AuthPayload::from)
+    }
+
+    /// Ends the session the refresh token belongs to. True even if it had already ended.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session's current refresh token.")] refresh_token: String,
+    ) -> async_graphql::Result<bool> {
+        let accounts = ctx.data_unchecked::<Accounts>();
+        accounts
+            .logout(&refresh_token)
+            .await
+            .or_graphql(ctx)
+            .map(|()| true)
+    }
+}

@@ -1,0 +1,107 @@
+//! The GraphQL object and input types. Built from entities field by field, so nothing that is
+//! not listed here (the password hash above all) has a path to the wire.
+
+use async_graphql::{ID, InputObject, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::accounts::SignedIn;
+use crate::entities::user;
+
+/// An account.
+#[derive(SimpleObject)]
+pub struct User {
+    /// Stable, never reused, even after the account is deleted.
+    pub id: ID,
+    /// The sign-in address, trimmed and lower-cased.
+    pub email: String,
+    /// The display name, if one was given.
+    pub name: Option<String>,
+    /// Whether the address has been confirmed. False after signup and after an email change.
+    pub email_verified: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// When the account was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<user::Model> for User {
+    fn from(user: user::Model) -> Self {
+        Self {
+            id: ID(user.id.to_string()),
+            email: user.email,
+            name: user.name,
+            email_verified: user.email_verified,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// Tokens for a signed-in session.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// A short-lived JWT: send it as `Authorization: Bearer <accessToken>`.
+    pub access_token: String,
+    /// An opaque, single-use token for `refreshToken`; a new one comes with every refresh.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until `accessToken` expires.
+    pub expires_in: i64,
+    /// The signed-in user.
+    pub user: User,
+}
+
+impl From<SignedIn> for AuthPayload {
+    fn from(signed_in: SignedIn) -> Self {
+        Self {
+            access_token: signed_in.access_token,
+            refresh_token: signed_in.refresh_token,
+            token_type: "Bearer".to_owned(),
+            expires_in: signed_in.expires_in,
+            user: signed_in.user.into(),
+        }
+    }
+}
+
+/// A new account.
+#[derive(InputObject)]
+pub struct SignupInput {
+    /// At most 254 characters; compared case-insensitively.
+    pub email: String,
+    /// 8 to 128 characters; any character, spaces and emoji included.
+    pub password: String,
+    /// Optional display name, 1 to 100 characters.
+    pub name: Option<String>,
+}
+
+/// Credentials to sign in with.
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// The account's email address.
+    pub email: String,
+    /// The account's password.
+    pub password: String,
+}
+
+/// A reset token from the "reset your password" email and the password to set.
+#[derive(InputObject)]
+pub struct ResetPasswordInput {
+    /// The token from the reset link.
+    pub token: String,
+    /// The new password, under the same rules as at signup.
+    pub new_password: String,
+}
+
+/// Changes to the signed-in account. Omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateMeInput {
+    /// A new display name.
+    pub name: Option<String>,
+    /// A new email address; needs `currentPassword`. The new address starts unverified.
+    pub email: Option<String>,
+    /// A new password; needs `currentPassword`. Ends every other session.
+    pub new_password: Option<String>,
+    /// The current password, required to change email or password.
+    pub current_password: Option<String>,
+}

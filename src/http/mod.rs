@@ -1,0 +1,90 @@
+//! The HTTP surface: routes, the bearer-token extractor, GraphiQL, health checks, and the
+//! layers every response passes through (limits, security headers, request ids, tracing).
+
+mod bearer;
+mod graphql;
+mod health;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use axum::routing::get;
+use sea_orm::DatabaseConnection;
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::accounts::Accounts;
+use crate::graphql::LatchkeySchema;
+
+/// Request bodies larger than this are refused with 413 (security.md).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Every request is finished or cut off within this.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What handlers share. Cheap to clone: every field is a handle.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: LatchkeySchema,
+    pub accounts: Accounts,
+    pub db: DatabaseConnection,
+    pub graphiql: bool,
+}
+
+pub fn router(state: AppState, cors_origins: &[String]) -> Router {
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(
+            // The span names the path only: query strings and headers may carry secrets.
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
+
+    let router = Router::new()
+        .route(
+            "/graphql",
+            get(graphql::get_graphql).post(graphql::post_graphql),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+        .layer(layers);
+
+    if cors_origins.is_empty() {
+        // Same origin only: browsers get no CORS grant at all.
+        router
+    } else {
+        let origins: Vec<HeaderValue> = cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+                .expose_headers([REQUEST_ID])
+                .max_age(Duration::from_secs(600)),
+        )
+    }
+}

@@ -1,0 +1,230 @@
+//! The outbox table: enqueue inside a service's transaction; claim, finish or reschedule from
+//! the delivery worker. Claims are conditional updates, so several workers (or instances) never
+//! send one message twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Set,
+};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::RenderedMail;
+use crate::entities::outbox;
+
+/// How long a claimed message is ours before another worker may take it over (a worker that
+/// died mid-delivery must not strand its message).
+const CLAIM_LEASE: Duration = Duration::from_secs(120);
+/// Retries back off from one second, doubling, up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+/// A message still undelivered after this long is given up (its links have long expired).
+const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(3);
+
+/// Cheap to clone. Holds the wake-up signal that tells the local worker new mail is waiting.
+#[derive(Clone, Default)]
+pub struct Outbox {
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    /// Writes a message into the outbox as part of the caller's transaction. Call
+    /// [`Outbox::wake`] once that transaction has committed.
+    ///
+    /// # Errors
+    /// The database error, which should roll the caller's transaction back.
+    pub async fn enqueue<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        user_id: Option<Uuid>,
+        recipient: &str,
+        mail: RenderedMail,
+    ) -> Result<(), DbErr> {
+        let now = Utc::now();
+        outbox::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user_id),
+            recipient: Set(recipient.to_owned()),
+            kind: Set(mail.kind.as_str().to_owned()),
+            subject: Set(mail.subject),
+            text_body: Set(mail.text),
+            html_body: Set(mail.html),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            claimed_until: Set(None),
+            sent_at: Set(None),
+            failed_at: Set(None),
+            last_error: Set(None),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        Ok(())
+    }
+
+    /// Tells the worker to look now rather than at its next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub(super) fn wake_signal(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+}
+
+/// Claims up to `limit` due messages for this worker.
+pub(super) async fn claim_due(
+    db: &DatabaseConnection,
+    limit: u64,
+) -> Result<Vec<outbox::Model>, DbErr> {
+    let now = Utc::now();
+    let candidates = outbox::Entity::find()
+        .filter(outbox::Column::SentAt.is_null())
+        .filter(outbox::Column::FailedAt.is_null())
+        .filter(outbox::Column::NextAttemptAt.lte(now))
+        .filter(claim_is_free(now))
+        .order_by_asc(outbox::Column::NextAttemptAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+
+    use sea_orm::sea_query::ExprTrait as _;
+    let lease_end = now + chrono::Duration::from_std(CLAIM_LEASE).unwrap_or_default();
+    let mut claimed = Vec::with_capacity(candidates.len());
+    for message in candidates {
+        let result = outbox::Entity::update_many()
+            .col_expr(outbox::Column::ClaimedUntil, Expr::value(lease_end))
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::col(outbox::Column::Attempts).add(1),
+            )
+            .filter(outbox::Column::Id.eq(message.id))
+            .filter(outbox::Column::SentAt.is_null())
+            .filter(claim_is_free(now))
+            .exec(db)
+            .await?;
+        if result.rows_affected == 1 {
+            claimed.push(outbox::Model {
+                attempts: message.attempts + 1,
+                ..message
+            });
+        }
+    }
+    Ok(claimed)
+}
+
+fn claim_is_free(now: DateTime<Utc>) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(outbox::Column::ClaimedUntil.is_null())
+        .add(outbox::Column::ClaimedUntil.lt(now))
+}
+
+pub(super) async fn mark_sent(db: &DatabaseConnection, id: Uuid) -> Result<(), DbErr> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::SentAt, Expr::value(Utc::now()))
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(outbox::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// What happens to a message whose delivery failed.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Retry {
+    At(DateTime<Utc>),
+    GiveUp,
+}
+
+pub(super) fn retry_plan(message: &outbox::Model, permanent: bool, now: DateTime<Utc>) -> Retry {
+    if permanent || now - message.created_at > GIVE_UP_AFTER {
+        return Retry::GiveUp;
+    }
+    let exponent = u32::try_from(message.attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(20);
+    let backoff = Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF);
+    Retry::At(now + chrono::Duration::from_std(backoff).unwrap_or_default())
+}
+
+pub(super) async fn mark_failed_attempt(
+    db: &DatabaseConnection,
+    message: &outbox::Model,
+    retry: Retry,
+    error: &str,
+) -> Result<(), DbErr> {
+    let mut update = outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(outbox::Column::LastError, Expr::value(error.to_owned()))
+        .filter(outbox::Column::Id.eq(message.id));
+    update = match retry {
+        Retry::At(when) => update.col_expr(outbox::Column::NextAttemptAt, Expr::value(when)),
+        Retry::GiveUp => update.col_expr(outbox::Column::FailedAt, Expr::value(Utc::now())),
+    };
+    update.exec(db).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(attempts: i32, age: chrono::Duration) -> outbox::Model {
+        let now = Utc::now();
+        outbox::Model {
+            id: Uuid::now_v7(),
+            user_id: None,
+            recipient: "a@b.co".into(),
+            kind: "password_reset".into(),
+            subject: String::new(),
+            text_body: String::new(),
+            html_body: String::new(),
+            attempts,
+            next_attempt_at: now,
+            claimed_until: None,
+            sent_at: None,
+            failed_at: None,
+            last_error: None,
+            created_at: now - age,
+        }
+    }
+
+    #[test]
+    fn retries_back_off_from_one_second_doubling_to_a_cap() {
+        let now = Utc::now();
+        let after =
+            |attempts| match retry_plan(&message(attempts, chrono::Duration::zero()), false, now) {
+                Retry::At(when) => (when - now).num_seconds(),
+                Retry::GiveUp => -1,
+            };
+        assert_eq!((after(1), after(2), after(3)), (1, 2, 4));
+        assert_eq!(after(40), 15 * 60);
+    }
+
+    #[test]
+    fn permanent_failures_and_stale_messages_are_given_up() {
+        let now = Utc::now();
+        assert_eq!(
+            retry_plan(&message(1, chrono::Duration::zero()), true, now),
+            Retry::GiveUp
+        );
+        assert_eq!(
+            retry_plan(&message(5, chrono::Duration::days(4)), false, now),
+            Retry::GiveUp
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! The `latchkey` binary: parse the command line, then serve, migrate or print the schema.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use latchkey::app::{Application, StartupError};
+use latchkey::config::{Cli, Command, MigrateAction, Settings};
+use latchkey::{db, graphql, telemetry};
+use migration::{Migrator, MigratorTrait as _};
+
+/// Exit status for an unusable setting (config.md).
+const BAD_SETTING: u8 = 2;
+
+fn main() -> ExitCode {
+    // A missing .env is the normal case; a broken one is worth saying.
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("latchkey: .env could not be read: {error}");
+        return ExitCode::from(BAD_SETTING);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => error.exit(), // --help, --version
+        Err(error) => {
+            let rendered = error.render().to_string();
+            let first_line = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("latchkey: {}", first_line.trim_start_matches("error: "));
+            return ExitCode::from(BAD_SETTING);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("latchkey: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        None => runtime.block_on(serve(cli.serve)),
+        Some(Command::Serve(settings)) => runtime.block_on(serve(*settings)),
+        Some(Command::Migrate(args)) => runtime.block_on(migrate(&args.database_url, args.action)),
+        Some(Command::PrintSchema) => {
+            print!("{}", graphql::sdl());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    telemetry::init(&settings.log, settings.log_format);
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(StartupError::Config(message)) => {
+            eprintln!("latchkey: {message}");
+            return ExitCode::from(BAD_SETTING);
+        }
+        Err(error) => {
+            tracing::error!(%error, "start-up failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "the server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(database_url: &str, action: Option<MigrateAction>) -> ExitCode {
+    telemetry::init("info", latchkey::config::LogFormat::Pretty);
+    let outcome = async {
+        let db = db::connect(database_url).await?;
+        match action {
+            Some(MigrateAction::Status) => {
+                for migration in Migrator::get_migration_with_status(&db).await? {
+                    println!("{:<8} {}", migration.status().to_string(), migration.name());
+                }
+            }
+            None => {
+                Migrator::up(&db, None).await?;
+                println!("database is up to date");
+            }
+        }
+        Ok::<_, sea_orm::DbErr>(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("latchkey: migration failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

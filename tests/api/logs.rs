@@ -1,0 +1,76 @@
+use serde_json::json;
+
+use crate::helpers::{
+    MAIL_TIMEOUT, SUBJECT_PASSWORD_CHANGED, assert_no_errors, captured_logs, spawn_app, tokens_of,
+};
+
+#[tokio::test]
+async fn no_password_or_token_ever_reaches_the_logs() {
+    let app = spawn_app().await;
+    let first_password = "Zebra-Quasar-Onion-Lantern-8841";
+    let reset_password = "Walrus-Nebula-Pickle-Harbor-5527";
+    let changed_password = "Otter-Comet-Radish-Beacon-3309";
+    let wrong_password = "Badger-Pulsar-Turnip-Anchor-1170";
+
+    let signup = app.signup("ada@example.com", first_password).await;
+    let login = app.login("ada@example.com", first_password).await;
+    let failed_login = app.login_raw("ada@example.com", wrong_password).await;
+    assert!(failed_login.get("errors").is_some());
+    let (refreshed_access, refreshed_refresh) =
+        tokens_of(&app.refresh_raw(&login.refresh_token).await, "refreshToken");
+    let reset_token = app.reset_token_for("ada@example.com").await;
+    assert_eq!(
+        app.reset_password(&reset_token, reset_password).await["data"]["resetPassword"],
+        true
+    );
+    let after_reset = app.login("ada@example.com", reset_password).await;
+    let update = app
+        .update_me(
+            &after_reset.access_token,
+            json!({ "newPassword": changed_password, "currentPassword": reset_password }),
+        )
+        .await;
+    assert_no_errors(&update);
+    app.smtp
+        .wait_for_mail("ada@example.com", SUBJECT_PASSWORD_CHANGED, MAIL_TIMEOUT)
+        .await;
+    assert_no_errors(&app.me(&after_reset.access_token).await);
+    assert_eq!(
+        app.logout(&after_reset.refresh_token).await["data"]["logout"],
+        true
+    );
+
+    let logs = captured_logs();
+    assert!(
+        !logs.is_empty(),
+        "the test subscriber captured nothing; is it installed?"
+    );
+    let secrets = [
+        ("password", first_password),
+        ("password", reset_password),
+        ("password", changed_password),
+        ("password", wrong_password),
+        ("access token", signup.access_token.as_str()),
+        ("access token", login.access_token.as_str()),
+        ("access token", refreshed_access.as_str()),
+        ("access token", after_reset.access_token.as_str()),
+        ("refresh token", signup.refresh_token.as_str()),
+        ("refresh token", login.refresh_token.as_str()),
+        ("refresh token", refreshed_refresh.as_str()),
+        ("refresh token", after_reset.refresh_token.as_str()),
+        ("reset token", reset_token.as_str()),
+    ];
+    for (kind, secret) in secrets {
+        assert!(
+            !logs.contains(secret),
+            "a {kind} appears in the logs: {secret}"
+        );
+        // The signature alone is as good as the token.
+        if let Some((_, signature)) = secret.rsplit_once('.') {
+            assert!(
+                !logs.contains(signature),
+                "the signature of a {kind} appears in the logs"
+            );
+        }
+    }
+}

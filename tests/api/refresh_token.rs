@@ -1,0 +1,138 @@
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    AppOptions, PASSWORD, assert_access_revoked, assert_error, assert_no_errors,
+    assert_refresh_revoked, spawn_app, spawn_app_with, tokens_of,
+};
+
+async fn spawn_strict_app() -> crate::helpers::TestApp {
+    spawn_app_with(AppOptions {
+        refresh_reuse_interval: "0s",
+        ..AppOptions::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn refresh_returns_a_new_pair_for_the_same_user() {
+    let app = spawn_app().await;
+    let account = app.signup("ada@example.com", PASSWORD).await;
+
+    let body = app.refresh_raw(&account.refresh_token).await;
+
+    let (access, refresh) = tokens_of(&body, "refreshToken");
+    assert_ne!(refresh, account.refresh_token);
+    assert_eq!(body["data"]["refreshToken"]["tokenType"], "Bearer");
+    assert_eq!(body["data"]["refreshToken"]["user"]["id"], account.id());
+    assert_no_errors(&app.me(&access).await);
+    // The new refresh token rotates in turn.
+    tokens_of(&app.refresh_raw(&refresh).await, "refreshToken");
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
+    let app = spawn_strict_app().await;
+    let account = app.signup("ada@example.com", PASSWORD).await;
+    let (access, refresh) = tokens_of(
+        &app.refresh_raw(&account.refresh_token).await,
+        "refreshToken",
+    );
+    assert_no_errors(&app.me(&access).await);
+
+    let reuse = app.refresh_raw(&account.refresh_token).await;
+
+    assert_error(&reuse, "INVALID_TOKEN");
+    assert_access_revoked(&app, &access).await;
+    assert_access_revoked(&app, &account.access_token).await;
+    assert_refresh_revoked(&app, &refresh).await;
+    // The user can still sign in again.
+    let again = app.login("ada@example.com", PASSWORD).await;
+    assert_no_errors(&app.me(&again.access_token).await);
+}
+
+#[tokio::test]
+async fn reuse_revokes_only_the_session_it_happened_in() {
+    let app = spawn_strict_app().await;
+    let stolen = app.signup("ada@example.com", PASSWORD).await;
+    let other = app.login("ada@example.com", PASSWORD).await;
+    tokens_of(
+        &app.refresh_raw(&stolen.refresh_token).await,
+        "refreshToken",
+    );
+
+    assert_error(
+        &app.refresh_raw(&stolen.refresh_token).await,
+        "INVALID_TOKEN",
+    );
+
+    assert_no_errors(&app.me(&other.access_token).await);
+    tokens_of(&app.refresh_raw(&other.refresh_token).await, "refreshToken");
+}
+
+#[tokio::test]
+async fn within_the_reuse_interval_the_just_rotated_token_yields_a_fresh_working_pair() {
+    let app = spawn_app().await; // 10 s reuse interval
+    let account = app.signup("ada@example.com", PASSWORD).await;
+    let (first_access, first_refresh) = tokens_of(
+        &app.refresh_raw(&account.refresh_token).await,
+        "refreshToken",
+    );
+
+    let body = app.refresh_raw(&account.refresh_token).await;
+
+    let (second_access, second_refresh) = tokens_of(&body, "refreshToken");
+    assert_ne!(second_refresh, first_refresh);
+    assert_eq!(body["data"]["refreshToken"]["user"]["id"], account.id());
+    assert_no_errors(&app.me(&second_access).await);
+    assert_no_errors(&app.me(&first_access).await);
+    tokens_of(&app.refresh_raw(&second_refresh).await, "refreshToken");
+}
+
+#[tokio::test]
+async fn an_unknown_refresh_token_is_an_invalid_token() {
+    let app = spawn_app().await;
+    app.signup("ada@example.com", PASSWORD).await;
+
+    for token in [
+        "",
+        "nonsense",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        assert_error(&app.refresh_raw(token).await, "INVALID_TOKEN");
+    }
+}
+
+#[tokio::test]
+async fn an_access_token_is_not_a_refresh_token() {
+    let app = spawn_app().await;
+    let account = app.signup("ada@example.com", PASSWORD).await;
+
+    assert_error(
+        &app.refresh_raw(&account.access_token).await,
+        "INVALID_TOKEN",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_ten_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
+    let app = spawn_strict_app().await;
+    let account = app.signup("ada@example.com", PASSWORD).await;
+
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let request = app.client.post(app.url("/graphql")).json(&json!({
+            "query": "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }",
+            "variables": { "t": account.refresh_token },
+        }));
+        requests.spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
+    }
+    let answers = requests.join_all().await;
+
+    let (successes, failures): (Vec<_>, Vec<_>) = answers
+        .iter()
+        .partition(|body| body.get("errors").is_none_or(Value::is_null));
+    assert_eq!(successes.len(), 1, "{answers:#?}");
+    for body in failures {
+        assert_error(body, "INVALID_TOKEN");
+    }
+}

@@ -1,0 +1,215 @@
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    MAIL_TIMEOUT, PASSWORD, RESET_LINK_PREFIX, SUBJECT_PASSWORD_CHANGED, SUBJECT_RESET,
+    assert_access_revoked, assert_error, assert_field_error, assert_no_errors,
+    assert_refresh_revoked, spawn_app,
+};
+use crate::smtp_sink::reset_token;
+
+const NEW_PASSWORD: &str = "a brand new passphrase 7";
+
+#[tokio::test]
+async fn forgot_password_is_true_for_known_and_unknown_emails_and_mails_only_the_known() {
+    let app = spawn_app().await;
+    app.signup("ada@example.com", PASSWORD).await;
+
+    let unknown = app.forgot_password("nobody@example.com").await;
+    let known = app.forgot_password("ada@example.com").await;
+
+    assert_no_errors(&unknown);
+    assert_no_errors(&known);
+    assert_eq!(unknown, known);
+    assert_eq!(known["data"]["forgotPassword"], true);
+    let mail = app
+        .smtp
+        .wait_for_mail("ada@example.com", SUBJECT_RESET, MAIL_TIMEOUT)
+        .await;
+    assert!(
+        mail.html.contains(RESET_LINK_PREFIX),
+        "the HTML part holds the link too:\n{}",
+        mail.html
+    );
+    // The unknown address was asked first; the known one's mail has arrived, and nothing went to the other.
+    assert!(
+        app.smtp
+            .messages()
+            .iter()
+            .all(|m| !m.is_for("nobody@example.com"))
+    );
+    assert_eq!(app.smtp.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn the_reset_link_is_built_from_the_configured_url_never_from_the_host_header() {
+    let app = spawn_app().await;
+    app.signup("ada@example.com", PASSWORD).await;
+
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("Host", "evil.example")
+        .header("X-Forwarded-Host", "evil.example")
+        .header("X-Forwarded-Proto", "https")
+        .header("Forwarded", "host=evil.example;proto=https")
+        .json(&json!({
+            "query": "mutation($email: String!) { forgotPassword(email: $email) }",
+            "variables": { "email": "ada@example.com" },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["forgotPassword"], true, "{body}");
+
+    let mail = app
+        .smtp
+        .wait_for_mail("ada@example.com", SUBJECT_RESET, MAIL_TIMEOUT)
+        .await;
+    reset_token(&mail, RESET_LINK_PREFIX);
+    assert!(!mail.text.contains("evil.example"), "{}", mail.text);
+    assert!(!mail.html.contains("evil.example"), "{}", mail.html);
+}
+
+#[tokio::test]
+async fn a_reset_token_sets_the_new_password_and_revokes_every_session() {
+    let app = spawn_app().await;
+    let first = app.signup("ada@example.com", PASSWORD).await;
+    let second = app.login("ada@example.com", PASSWORD).await;
+    let token = app.reset_token_for("ada@example.com").await;
+
+    let body = app.reset_password(&token, NEW_PASSWORD).await;
+
+    assert_no_errors(&body);
+    assert_eq!(body["data"]["resetPassword"], true);
+    for session in [&first, &second] {
+        assert_access_revoked(&app, &session.access_token).await;
+        assert_refresh_revoked(&app, &session.refresh_token).await;
+    }
+    assert_error(
+        &app.login_raw("ada@example.com", PASSWORD).await,
+        "INVALID_CREDENTIALS",
+    );
+    let after = app.login("ada@example.com", NEW_PASSWORD).await;
+    assert_eq!(after.id(), first.id());
+    app.smtp
+        .wait_for_mail("ada@example.com", SUBJECT_PASSWORD_CHANGED, MAIL_TIMEOUT)
+        .await;
+}
+
+#[tokio::test]
+async fn a_reset_token_works_only_once() {
+    let app = spawn_app().await;
+    app.signup("ada@example.com", PASSWORD).await;
+    let token = app.reset_token_for("ada@example.com").await;
+    assert_eq!(
+        app.reset_password(&token, NEW_PASSWORD).await["data"]["resetPassword"],
+        true
+    );
+
+    let again = app.reset_password(&token, "yet another passphrase 8").await;
+
+    assert_error(&again, "INVALID_TOKEN");
+    assert_error(
+        &app.login_raw("ada@example.com", "yet another passphrase 8")
+            .await,
+        "INVALID_CREDENTIALS",
+    );
+    app.login("ada@example.com", NEW_PASSWORD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_concurrent_resets_with_one_token_exactly_one_succeeds() {
+    let app = spawn_app().await;
+    app.signup("ada@example.com", PASSWORD).await;
+    let token = app.reset_token_for("ada@example.com").await;
+
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..5 {
+        let request = app.client.post(app.url("/graphql")).json(&json!({
+            "query": "mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }",
+            "variables": { "input": { "token": token, "newPassword": format!("concurrent passphrase {i}") } },
+        }));
+        requests.spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
+    }
+    let answers = requests.join_all().await;
+
+    let (successes, failures): (Vec<_>, Vec<_>) = answers
+        .iter()
+        .partition(|body| body.get("errors").is_none_or(Value::is_null));
+    assert_eq!(successes.len(), 1, "{answers:#?}");
+    for body in failures {
+        assert_error(body, "INVALID_TOKEN");
+    }
+}
+
+#[tokio::test]
+async fn a_newer_reset_request_kills_the_older_token() {
+    let app = spawn_app().await;
+    app.signup("ada@example.com", PASSWORD).await;
+    let older = app.reset_token_for("ada@example.com").await;
+    let newer = app.reset_token_for("ada@example.com").await;
+    assert_ne!(older, newer);
+
+    assert_error(
+        &app.reset_password(&older, NEW_PASSWORD).await,
+        "INVALID_TOKEN",
+    );
+    app.login("ada@example.com", PASSWORD).await;
+
+    assert_eq!(
+        app.reset_password(&newer, NEW_PASSWORD).await["data"]["resetPassword"],
+        true
+    );
+    app.login("ada@example.com", NEW_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn a_bad_new_password_is_refused_and_does_not_use_up_the_token() {
+    let app = spawn_app().await;
+    let account = app.signup("ada@example.com", PASSWORD).await;
+    let token = app.reset_token_for("ada@example.com").await;
+
+    for bad in ["short", "ada@example.com", &"x".repeat(129)] {
+        assert_field_error(&app.reset_password(&token, bad).await, "newPassword");
+    }
+
+    // Nothing changed: the old password and session still work...
+    assert_no_errors(&app.me(&account.access_token).await);
+    app.login("ada@example.com", PASSWORD).await;
+    // ...and the token is still good.
+    assert_eq!(
+        app.reset_password(&token, NEW_PASSWORD).await["data"]["resetPassword"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn a_garbage_reset_token_is_an_invalid_token() {
+    let app = spawn_app().await;
+    let account = app.signup("ada@example.com", PASSWORD).await;
+
+    for token in [
+        "",
+        "garbage",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        account.refresh_token.as_str(),
+    ] {
+        assert_error(
+            &app.reset_password(token, NEW_PASSWORD).await,
+            "INVALID_TOKEN",
+        );
+    }
+
+    app.login("ada@example.com", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn forgot_password_with_a_malformed_email_is_bad_user_input() {
+    let app = spawn_app().await;
+
+    for email in ["", "not-an-email", "ada@"] {
+        assert_field_error(&app.forgot_password(email).await, "email");
+    }
+}
