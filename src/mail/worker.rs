@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use lettre::Message;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -104,14 +105,23 @@ impl MailWorker {
             .recipient
             .parse()
             .map_err(|e| format!("bad recipient: {e}"))?;
+        let parts = MultiPart::alternative()
+            .singlepart(readable_part(ContentType::TEXT_PLAIN, &message.text_body))
+            .singlepart(readable_part(ContentType::TEXT_HTML, &message.html_body));
         Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.clone())
-            .multipart(MultiPart::alternative_plain_html(
-                message.text_body.clone(),
-                message.html_body.clone(),
-            ))
+            .message_id(None)
+            .multipart(parts)
             .map_err(|e| format!("could not build the message: {e}"))
     }
+}
+
+/// Plain ASCII bodies go out as 7bit, so the `.eml` files and raw SMTP logs stay readable and a
+/// link can be copied as is; anything else lets lettre pick a safe encoding.
+fn readable_part(content_type: ContentType, text: &str) -> SinglePart {
+    let body = Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::SevenBit)
+        .unwrap_or_else(Body::new);
+    SinglePart::builder().header(content_type).body(body)
 }
