@@ -179,6 +179,52 @@ impl Settings {
     }
 }
 
+/// One line for a command-line or environment error, naming the flag and its variable and
+/// never echoing the value (it may be a secret).
+pub fn describe_error(error: &clap::Error) -> String {
+    use clap::CommandFactory as _;
+    use clap::error::{ContextKind, ContextValue};
+
+    let is_bad_value = matches!(
+        error.kind(),
+        clap::error::ErrorKind::ValueValidation | clap::error::ErrorKind::InvalidValue
+    );
+    let (true, Some(ContextValue::String(arg))) =
+        (is_bad_value, error.get(ContextKind::InvalidArg))
+    else {
+        let rendered = error.render().to_string();
+        let first = rendered.lines().next().unwrap_or("invalid arguments");
+        return first.trim_start_matches("error: ").to_owned();
+    };
+    let flag = arg.split_whitespace().next().unwrap_or(arg);
+    let env = Cli::command()
+        .get_arguments()
+        .find(|candidate| {
+            candidate
+                .get_long()
+                .is_some_and(|long| flag == format!("--{long}"))
+        })
+        .and_then(|candidate| {
+            candidate
+                .get_env()
+                .map(|env| env.to_string_lossy().into_owned())
+        });
+    let reason = match (
+        std::error::Error::source(error),
+        error.get(ContextKind::ValidValue),
+    ) {
+        (Some(source), _) => source.to_string(),
+        (None, Some(ContextValue::Strings(valid))) => {
+            format!("expected one of {}", valid.join(", "))
+        }
+        (None, _) => error.kind().to_string(),
+    };
+    match env {
+        Some(env) => format!("invalid {env} ({flag}): {reason}"),
+        None => format!("invalid {flag}: {reason}"),
+    }
+}
+
 /// Durations as `30s`, `15m`, `1h`, `30d` (and `0s`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -290,9 +336,13 @@ mod tests {
     }
 
     #[test]
-    fn a_short_jwt_secret_is_refused() {
+    fn a_short_jwt_secret_is_refused_without_echoing_it() {
         let error = Settings::from_args(["--jwt-secret", "too-short"]).unwrap_err();
-        assert!(error.to_string().contains("at least 32 bytes"));
+        let line = describe_error(&error);
+        assert_eq!(
+            line,
+            "invalid LATCHKEY_JWT_SECRET (--jwt-secret): must be at least 32 bytes"
+        );
     }
 
     #[test]

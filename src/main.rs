@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use latchkey::app::{Application, StartupError};
 use latchkey::config::{Cli, Command, MigrateAction, Settings};
-use latchkey::{db, graphql, telemetry};
+use latchkey::{config, db, graphql, telemetry};
 use migration::{Migrator, MigratorTrait as _};
 
 /// Exit status for an unusable setting (config.md).
@@ -23,9 +23,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(), // --help, --version
         Err(error) => {
-            let rendered = error.render().to_string();
-            let first_line = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("latchkey: {}", first_line.trim_start_matches("error: "));
+            eprintln!("latchkey: {}", config::describe_error(&error));
             return ExitCode::from(BAD_SETTING);
         }
     };

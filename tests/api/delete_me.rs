@@ -93,14 +93,19 @@ async fn pending_mail_to_a_deleted_user_is_dropped() {
         app.forgot_password("ada@example.com").await["data"]["forgotPassword"],
         true
     );
+    let pending = "SELECT COUNT(*) AS n FROM outbox WHERE recipient LIKE '%ada@example.com%'";
+    assert_eq!(
+        app.count(pending).await,
+        1,
+        "the reset mail waits in the outbox"
+    );
     assert_eq!(
         app.delete_me(&ada.access_token, PASSWORD).await["data"]["deleteMe"],
         true
     );
 
     assert_eq!(
-        app.count("SELECT COUNT(*) AS n FROM outbox WHERE recipient LIKE '%ada@example.com%'")
-            .await,
+        app.count(pending).await,
         0,
         "the outbox still holds mail for the deleted user"
     );

@@ -2,7 +2,6 @@
 //! it the way a client would.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -84,7 +83,6 @@ impl Default for AppOptions {
 }
 
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub address: String,
     pub client: reqwest::Client,
     pub smtp: SmtpSink,
@@ -94,11 +92,9 @@ pub struct TestApp {
     server: Option<JoinHandle<Result<(), std::io::Error>>>,
 }
 
-/// Tokens and user of a signup or login, with the user's password for later.
+/// Tokens and user of a signup or login.
 #[derive(Debug, Clone)]
 pub struct Account {
-    pub email: String,
-    pub password: String,
     pub access_token: String,
     pub refresh_token: String,
     pub user: Value,
@@ -158,7 +154,6 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     }));
 
     TestApp {
-        addr,
         address: format!("http://{addr}"),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -230,7 +225,7 @@ impl TestApp {
     /// Signs up and returns the tokens; panics on any error.
     pub async fn signup(&self, email: &str, password: &str) -> Account {
         let body = self.signup_raw(email, password, Some("Test User")).await;
-        account(&body, "signup", email, password)
+        account(&body, "signup")
     }
 
     pub async fn login_raw(&self, email: &str, password: &str) -> Value {
@@ -245,7 +240,7 @@ impl TestApp {
 
     pub async fn login(&self, email: &str, password: &str) -> Account {
         let body = self.login_raw(email, password).await;
-        account(&body, "login", email, password)
+        account(&body, "login")
     }
 
     pub async fn me(&self, access_token: &str) -> Value {
@@ -368,12 +363,10 @@ impl TestApp {
     }
 }
 
-fn account(body: &Value, operation: &str, email: &str, password: &str) -> Account {
+fn account(body: &Value, operation: &str) -> Account {
     assert_no_errors(body);
     let payload = &body["data"][operation];
     Account {
-        email: email.to_owned(),
-        password: password.to_owned(),
         access_token: payload["accessToken"]
             .as_str()
             .expect("accessToken")

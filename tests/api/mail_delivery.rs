@@ -35,6 +35,12 @@ async fn mail_asked_for_during_an_smtp_outage_arrives_exactly_once_after_it() {
 
     assert_eq!(body["data"]["forgotPassword"], true, "{body}");
     assert!(app.smtp.messages().is_empty());
+    let pending = "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL";
+    assert_eq!(
+        app.count(pending).await,
+        1,
+        "the reset mail waits in the outbox"
+    );
     app.smtp.resume().await;
     let mail = app
         .smtp

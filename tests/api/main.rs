@@ -4,6 +4,7 @@
 mod helpers;
 mod smtp_sink;
 
+mod cli;
 mod delete_me;
 mod http;
 mod login;
