@@ -11,7 +11,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::accounts::{Accounts, TokenPolicy};
+use crate::accounts::validation::PasswordPolicy;
+use crate::accounts::{AccountDeps, AccountSettings, Accounts, ResetRequestWorker};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
@@ -20,6 +21,7 @@ use crate::http::{AppState, router};
 use crate::mail::Outbox;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
+use crate::throttle::RateLimiter;
 use crate::{db, graphql};
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     worker: MailWorker,
+    reset_worker: ResetRequestWorker,
     db: DatabaseConnection,
 }
 
@@ -85,25 +88,32 @@ impl Application {
             from: settings.mail_from.clone(),
         };
 
-        let policy = TokenPolicy {
-            refresh_ttl: settings.refresh_token_ttl,
-            reset_ttl: settings.reset_token_ttl,
-            refresh_reuse_interval: settings.refresh_reuse_interval,
-        };
-        let accounts = Accounts::new(
-            db.clone(),
-            hasher,
-            jwt,
-            outbox,
-            policy,
-            settings.reset_url.clone(),
+        let limiter = RateLimiter::default();
+        let (accounts, reset_worker) = Accounts::new(
+            AccountDeps {
+                db: db.clone(),
+                hasher,
+                jwt,
+                outbox,
+                limiter: limiter.clone(),
+            },
+            AccountSettings {
+                refresh_ttl: settings.refresh_token_ttl,
+                reset_ttl: settings.reset_token_ttl,
+                refresh_reuse_interval: settings.refresh_reuse_interval,
+                password_policy: PasswordPolicy {
+                    min_chars: usize::from(settings.password_min_length),
+                },
+                reset_url: settings.reset_url.clone(),
+            },
         );
-        let schema = graphql::build_schema(accounts.clone(), settings.introspection);
+        let schema = graphql::build_schema(accounts.clone(), limiter, settings.introspection);
         let state = AppState {
             schema,
             accounts,
             db: db.clone(),
             graphiql: settings.graphiql,
+            trusted_proxies: settings.trusted_proxies.clone().into(),
         };
         let router = router(state, &settings.cors_origins);
 
@@ -117,6 +127,7 @@ impl Application {
             listener,
             router,
             worker,
+            reset_worker,
             db,
         })
     }
@@ -137,8 +148,10 @@ impl Application {
         F: Future<Output = ()> + Send + 'static,
     {
         let address = self.local_addr();
-        let (stop_worker, worker_stopped) = watch::channel(false);
-        let worker = tokio::spawn(self.worker.run(worker_stopped));
+        let (stop_reset_worker, reset_worker_stopped) = watch::channel(false);
+        let (stop_mail_worker, mail_worker_stopped) = watch::channel(false);
+        let reset_worker = tokio::spawn(self.reset_worker.run(reset_worker_stopped));
+        let mail_worker = tokio::spawn(self.worker.run(mail_worker_stopped));
         tracing::info!("listening on http://{address}");
         let served = axum::serve(
             self.listener,
@@ -147,8 +160,13 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
-        let _ = stop_worker.send(true);
-        if let Err(error) = worker.await {
+        // Reset requests first, so that the mail they enqueue is in the mail worker's last pass.
+        let _ = stop_reset_worker.send(true);
+        if let Err(error) = reset_worker.await {
+            tracing::error!(%error, "the reset worker ended abnormally");
+        }
+        let _ = stop_mail_worker.send(true);
+        if let Err(error) = mail_worker.await {
             tracing::error!(%error, "the mail worker ended abnormally");
         }
         if let Err(error) = self.db.close().await {

@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod http;
 pub mod mail;
 pub mod telemetry;
+pub mod throttle;
 
 /// Re-exported so integration tests and embedders can reach the database the server uses.
 pub use sea_orm;

@@ -16,9 +16,17 @@ pub enum AccountError {
     Unauthenticated,
     #[error("This token is invalid or has expired.")]
     InvalidToken,
+    #[error("Too many attempts. Try again in {} seconds.", .0.retry_after_seconds())]
+    RateLimited(crate::throttle::RateLimited),
     /// Anything unexpected. The source goes to the log, never to the client.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<crate::throttle::RateLimited> for AccountError {
+    fn from(refusal: crate::throttle::RateLimited) -> Self {
+        Self::RateLimited(refusal)
+    }
 }
 
 impl From<FieldError> for AccountError {

@@ -2,7 +2,9 @@
 //! password resets, profile changes and deletion. Nothing here knows about HTTP or GraphQL;
 //! every state change is one transaction, with the mail it causes written inside it.
 
+mod common_passwords;
 mod error;
+mod lockout;
 mod password_reset;
 mod profile;
 mod registration;
@@ -17,12 +19,15 @@ use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, Set};
 use uuid::Uuid;
 
 pub use self::error::AccountError;
+pub use self::password_reset::ResetRequestWorker;
 pub use self::profile::ProfileChanges;
+use self::validation::{Email, PasswordPolicy};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
 use crate::entities::{refresh_token, session, user};
 use crate::mail::Outbox;
+use crate::throttle::RateLimiter;
 
 /// The signed-in user behind a request: whose account, and which session the access token
 /// belongs to (so a password change can keep this session and end the others).
@@ -40,12 +45,24 @@ pub struct SignedIn {
     pub user: user::Model,
 }
 
-/// Lifetimes and the refresh reuse interval, from the settings.
+/// The account rules that come from the settings.
 #[derive(Debug, Clone)]
-pub struct TokenPolicy {
+pub struct AccountSettings {
     pub refresh_ttl: Duration,
     pub reset_ttl: Duration,
     pub refresh_reuse_interval: Duration,
+    pub password_policy: PasswordPolicy,
+    /// The reset link template, `{token}` replaced per message. Never built from a request.
+    pub reset_url: String,
+}
+
+/// What the service works with: the database and the shared machinery built at start-up.
+pub struct AccountDeps {
+    pub db: DatabaseConnection,
+    pub hasher: PasswordHasher,
+    pub jwt: JwtKeys,
+    pub outbox: Outbox,
+    pub limiter: RateLimiter,
 }
 
 /// The account service. Cheap to clone: everything sits behind one `Arc`.
@@ -59,30 +76,31 @@ struct Inner {
     hasher: PasswordHasher,
     jwt: JwtKeys,
     outbox: Outbox,
-    policy: TokenPolicy,
-    /// The reset link template, `{token}` replaced per message. Never built from a request.
-    reset_url: String,
+    limiter: RateLimiter,
+    settings: AccountSettings,
+    /// Reset requests for known and unknown emails alike are handed to a background worker, so
+    /// that `forgotPassword` answers both in the same time.
+    reset_requests: tokio::sync::mpsc::Sender<Email>,
 }
 
 impl Accounts {
-    pub fn new(
-        db: DatabaseConnection,
-        hasher: PasswordHasher,
-        jwt: JwtKeys,
-        outbox: Outbox,
-        policy: TokenPolicy,
-        reset_url: String,
-    ) -> Self {
-        Self {
+    /// The service and the worker that carries out its password-reset requests; run the worker
+    /// (`ResetRequestWorker::run`) for as long as the service is in use.
+    pub fn new(deps: AccountDeps, settings: AccountSettings) -> (Self, ResetRequestWorker) {
+        let (reset_requests, pending) = tokio::sync::mpsc::channel(password_reset::QUEUE_CAPACITY);
+        let accounts = Self {
             inner: Arc::new(Inner {
-                db,
-                hasher,
-                jwt,
-                outbox,
-                policy,
-                reset_url,
+                db: deps.db,
+                hasher: deps.hasher,
+                jwt: deps.jwt,
+                outbox: deps.outbox,
+                limiter: deps.limiter,
+                settings,
+                reset_requests,
             }),
-        }
+        };
+        let worker = ResetRequestWorker::new(accounts.clone(), pending);
+        (accounts, worker)
     }
 
     fn db(&self) -> &DatabaseConnection {
@@ -123,7 +141,7 @@ impl Accounts {
             session_id: Set(session_id),
             token_hash: Set(refresh.digest),
             created_at: Set(now),
-            expires_at: Set(now + chrono_duration(self.inner.policy.refresh_ttl)),
+            expires_at: Set(now + chrono_duration(self.inner.settings.refresh_ttl)),
             used_at: Set(None),
         }
         .insert(txn)

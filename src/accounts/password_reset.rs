@@ -8,32 +8,56 @@ use sea_orm::{
     Set,
 };
 use serde_json::json;
+use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
+use super::lockout;
 use super::sessions::revoke_user_sessions;
-use super::validation::{Email, NewPassword};
+use super::validation::Email;
 use super::{AccountError, Accounts, chrono_duration};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
 use crate::entities::{password_reset_token, user};
 use crate::mail::{MailKind, templates};
+use crate::throttle::Limit;
+
+/// Pending reset requests beyond this make `forgotPassword` wait: backpressure, not memory.
+pub(super) const QUEUE_CAPACITY: usize = 1024;
 
 impl Accounts {
-    /// Sends a reset link if the account exists. The answer is the same either way, and it does
-    /// not wait for the mail server: the message goes through the outbox.
+    /// Asks for a reset link. Answers the same, in the same time, whether or not an account has
+    /// the address: the look-up and the write happen afterwards, on the reset worker, which
+    /// commits the token and the mail in one transaction.
     ///
     /// # Errors
-    /// `InvalidInput` for a malformed address; a database error.
+    /// `InvalidInput` for a malformed address; `RateLimited` past 5 requests an hour for one
+    /// address (counted for unknown addresses too, so the limit reveals nothing).
     #[tracing::instrument(skip_all)]
     pub async fn forgot_password(&self, email: &str) -> Result<(), AccountError> {
         let email = Email::parse("email", email)?;
-        let Some(user) = self.find_user_by_email(&email).await? else {
+        self.inner
+            .limiter
+            .hit(Limit::ForgotPasswordPerEmail, email.as_str())?;
+        self.inner
+            .reset_requests
+            .send(email)
+            .await
+            .map_err(|_| AccountError::Internal("the reset worker has stopped".into()))
+    }
+
+    /// The part of `forgot_password` that depends on whether the account exists.
+    async fn issue_reset_token(&self, email: &Email) -> Result<(), AccountError> {
+        let Some(user) = self.find_user_by_email(email).await? else {
             return Ok(());
         };
         let token = OpaqueToken::generate();
         let now = Utc::now();
-        let ttl = self.inner.policy.reset_ttl;
-        let link = self.inner.reset_url.replace("{token}", &token.token);
+        let ttl = self.inner.settings.reset_ttl;
+        let link = self
+            .inner
+            .settings
+            .reset_url
+            .replace("{token}", &token.token);
         let mail = templates::render(
             MailKind::PasswordReset,
             &json!({
@@ -92,7 +116,11 @@ impl Accounts {
             return Err(AccountError::InvalidToken);
         };
         let owner_email = Email::parse("email", &owner.email)?;
-        let password = NewPassword::parse("newPassword", new_password, &owner_email)?;
+        let password =
+            self.inner
+                .settings
+                .password_policy
+                .check("newPassword", new_password, &owner_email)?;
         // Hash before taking the write lock: argon2 takes far longer than the transaction.
         let password_hash = self.inner.hasher.hash(password.into_secret()).await?;
         let mail = templates::render(
@@ -123,6 +151,8 @@ impl Accounts {
         active.update(&txn).await?;
         revoke_user_sessions(&txn, owner.id, None).await?;
         kill_reset_tokens(&txn, owner.id).await?;
+        // Whoever can read the owner's mail may sign in again at once.
+        lockout::clear(&txn, &owner.email).await?;
         self.inner
             .outbox
             .enqueue(&txn, Some(owner.id), &owner.email, mail)
@@ -149,4 +179,39 @@ pub(super) async fn kill_reset_tokens<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     Ok(())
+}
+
+/// Carries out reset requests in the background, one at a time, in the order they came.
+pub struct ResetRequestWorker {
+    accounts: Accounts,
+    pending: mpsc::Receiver<Email>,
+}
+
+impl ResetRequestWorker {
+    pub(super) fn new(accounts: Accounts, pending: mpsc::Receiver<Email>) -> Self {
+        Self { accounts, pending }
+    }
+
+    /// Runs until `shutdown` turns true, then finishes the requests already accepted.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                request = self.pending.recv() => match request {
+                    Some(email) => self.carry_out(&email).await,
+                    None => return,
+                },
+                _ = shutdown.changed() => break,
+            }
+        }
+        self.pending.close();
+        while let Some(email) = self.pending.recv().await {
+            self.carry_out(&email).await;
+        }
+    }
+
+    async fn carry_out(&self, email: &Email) {
+        if let Err(error) = self.accounts.issue_reset_token(email).await {
+            tracing::error!(%error, source = ?std::error::Error::source(&error), "could not issue a password reset token");
+        }
+    }
 }

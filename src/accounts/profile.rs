@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::password_reset::kill_reset_tokens;
 use super::sessions::revoke_user_sessions;
-use super::validation::{DisplayName, Email, FieldError, NewPassword};
+use super::validation::{DisplayName, Email, FieldError};
 use super::{AccountError, Accounts, Caller};
 use crate::db;
 use crate::entities::user;
@@ -57,7 +57,12 @@ impl Accounts {
         };
         let password = changes
             .new_password
-            .map(|raw| NewPassword::parse("newPassword", raw, &effective_email))
+            .map(|raw| {
+                self.inner
+                    .settings
+                    .password_policy
+                    .check("newPassword", raw, &effective_email)
+            })
             .transpose()?;
 
         if email.is_some() || password.is_some() {

@@ -5,7 +5,8 @@ use sea_orm::{ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFi
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::validation::{DisplayName, Email, NewPassword};
+use super::lockout;
+use super::validation::{DisplayName, Email};
 use super::{AccountError, Accounts, SignedIn};
 use crate::db;
 use crate::entities::user;
@@ -23,7 +24,11 @@ impl Accounts {
         name: Option<&str>,
     ) -> Result<SignedIn, AccountError> {
         let email = Email::parse("email", email)?;
-        let password = NewPassword::parse("password", password, &email)?;
+        let password = self
+            .inner
+            .settings
+            .password_policy
+            .check("password", password, &email)?;
         let name = name
             .map(|raw| DisplayName::parse("name", raw))
             .transpose()?;
@@ -67,6 +72,8 @@ impl Accounts {
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, email: &str, password: &str) -> Result<SignedIn, AccountError> {
         let email = Email::parse("email", email)?;
+        // A locked email is refused before any password check, whether or not it has an account.
+        lockout::check(self.db(), &email).await??;
         let user = self.find_user_by_email(&email).await?;
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let verification = self
@@ -75,6 +82,7 @@ impl Accounts {
             .verify(SecretString::from(password.to_owned()), stored)
             .await?;
         let Some(user) = user.filter(|_| verification.matches) else {
+            lockout::record_failure(self.db(), &email).await?;
             tracing::info!("login refused");
             return Err(AccountError::InvalidCredentials);
         };
@@ -98,6 +106,7 @@ impl Accounts {
             }
             None => user,
         };
+        lockout::clear(&txn, &user.email).await?;
         let signed_in = self.start_session(&txn, user).await?;
         txn.commit().await?;
         tracing::info!(user.id = %signed_in.user.id, "signed in");

@@ -78,7 +78,7 @@ impl Accounts {
                 .await?
                 .and_then(|t| t.used_at)
                 .unwrap_or(now);
-            let interval = chrono_duration(self.inner.policy.refresh_reuse_interval);
+            let interval = chrono_duration(self.inner.settings.refresh_reuse_interval);
             let within_grace = !interval.is_zero() && now - used_at <= interval;
             if !within_grace {
                 revoke_session(&txn, session.id).await?;

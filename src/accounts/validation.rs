@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use unicode_normalization::UnicodeNormalization as _;
 
 /// A value that failed validation, naming the input field it came from.
@@ -23,6 +23,7 @@ impl FieldError {
 }
 
 pub const EMAIL_MAX_CHARS: usize = 254;
+/// The default and the lowest allowed minimum password length.
 pub const PASSWORD_MIN_CHARS: usize = 8;
 pub const PASSWORD_MAX_CHARS: usize = 128;
 pub const NAME_MAX_CHARS: usize = 100;
@@ -91,19 +92,42 @@ impl fmt::Display for Email {
     }
 }
 
-/// A password a user is choosing (NIST 800-63B): 8 to 128 characters counted after NFKC,
-/// any character allowed, no composition rules, never the email or its local part.
-/// It is stored exactly as typed; NFKC only decides the length, so nothing is ever truncated.
+/// The rules for a password a user is choosing (NIST 800-63B): a length in characters counted
+/// after NFKC, any character allowed, no composition rules, not on the breached list, never the
+/// email or its local part.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordPolicy {
+    pub min_chars: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_chars: PASSWORD_MIN_CHARS,
+        }
+    }
+}
+
+/// A password that passed the policy. It is kept exactly as typed: NFKC only decides the length
+/// and the list look-up, so nothing is ever truncated or altered.
 pub struct NewPassword(SecretString);
 
-impl NewPassword {
+impl PasswordPolicy {
     /// # Errors
     /// A `FieldError` for `field` saying which rule the password breaks.
-    pub fn parse(field: &'static str, raw: &str, email: &Email) -> Result<Self, FieldError> {
+    pub fn check(
+        self,
+        field: &'static str,
+        raw: &str,
+        email: &Email,
+    ) -> Result<NewPassword, FieldError> {
         let normalised: String = raw.nfkc().collect();
         let length = normalised.chars().count();
-        if length < PASSWORD_MIN_CHARS {
-            return Err(FieldError::new(field, "Use at least 8 characters."));
+        if length < self.min_chars {
+            return Err(FieldError::new(
+                field,
+                format!("Use at least {} characters.", self.min_chars),
+            ));
         }
         if length > PASSWORD_MAX_CHARS {
             return Err(FieldError::new(field, "Use at most 128 characters."));
@@ -115,15 +139,19 @@ impl NewPassword {
                 "Choose a password that is not your email address.",
             ));
         }
-        Ok(Self(SecretString::from(raw.to_owned())))
+        if super::common_passwords::is_common(&folded) {
+            return Err(FieldError::new(
+                field,
+                "This password is among the most common ones and easy to guess. Choose another.",
+            ));
+        }
+        Ok(NewPassword(SecretString::from(raw.to_owned())))
     }
+}
 
+impl NewPassword {
     pub fn into_secret(self) -> SecretString {
         self.0
-    }
-
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
     }
 }
 
@@ -206,20 +234,39 @@ mod tests {
         assert!(Email::parse("email", &long).is_err());
     }
 
+    fn check(raw: &str, owner: &Email) -> Result<NewPassword, FieldError> {
+        PasswordPolicy::default().check("password", raw, owner)
+    }
+
     #[test]
     fn password_length_counts_characters_not_bytes() {
         let owner = email("ada@example.com");
-        assert!(NewPassword::parse("password", &"🔑".repeat(128), &owner).is_ok());
-        assert!(NewPassword::parse("password", &"🔑".repeat(129), &owner).is_err());
-        assert!(NewPassword::parse("password", "seven77", &owner).is_err());
-        assert!(NewPassword::parse("password", "correct horse battery", &owner).is_ok());
+        assert!(check(&"🔑".repeat(128), &owner).is_ok());
+        assert!(check(&"🔑".repeat(129), &owner).is_err());
+        assert!(check("seven77", &owner).is_err());
+        assert!(check("correct horse battery", &owner).is_ok());
     }
 
     #[test]
     fn a_password_may_not_be_the_email_or_its_local_part() {
         let owner = email("ada.lovelace@example.com");
-        assert!(NewPassword::parse("password", "Ada.Lovelace@example.com", &owner).is_err());
-        assert!(NewPassword::parse("password", "ada.lovelace", &owner).is_err());
+        assert!(check("Ada.Lovelace@example.com", &owner).is_err());
+        assert!(check("ada.lovelace", &owner).is_err());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        let owner = email("ada@example.com");
+        let error = check("IloveYou", &owner).unwrap_err();
+        assert!(error.message.contains("common"));
+    }
+
+    #[test]
+    fn the_minimum_length_is_configurable() {
+        let owner = email("ada@example.com");
+        let strict = PasswordPolicy { min_chars: 15 };
+        assert!(strict.check("password", "fourteen chars", &owner).is_err());
+        assert!(strict.check("password", "fifteen chars!!", &owner).is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use async_graphql::{Context, ErrorExtensions as _};
 
 use super::context::RequestId;
 use crate::accounts::AccountError;
+use crate::throttle::RateLimited;
 
 pub fn to_graphql(ctx: &Context<'_>, error: AccountError) -> async_graphql::Error {
     let message = error.to_string();
@@ -20,8 +21,19 @@ pub fn to_graphql(ctx: &Context<'_>, error: AccountError) -> async_graphql::Erro
         AccountError::InvalidCredentials => coded(message, "INVALID_CREDENTIALS"),
         AccountError::Unauthenticated => unauthenticated(),
         AccountError::InvalidToken => coded(message, "INVALID_TOKEN"),
+        AccountError::RateLimited(refusal) => rate_limited(refusal),
         AccountError::Internal(source) => internal_error(ctx, &source.to_string()),
     }
+}
+
+pub fn rate_limited(refusal: RateLimited) -> async_graphql::Error {
+    let seconds = refusal.retry_after_seconds();
+    async_graphql::Error::new(AccountError::RateLimited(refusal).to_string()).extend_with(
+        |_, ext| {
+            ext.set("code", "RATE_LIMITED");
+            ext.set("retryAfter", seconds);
+        },
+    )
 }
 
 pub fn unauthenticated() -> async_graphql::Error {

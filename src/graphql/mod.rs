@@ -3,6 +3,8 @@
 
 pub mod context;
 pub mod errors;
+mod guards;
+mod limits;
 mod mutation;
 mod query;
 pub mod types;
@@ -13,6 +15,7 @@ pub use self::context::{Authentication, RequestId};
 use self::mutation::Mutation;
 use self::query::Query;
 use crate::accounts::Accounts;
+use crate::throttle::RateLimiter;
 
 pub type LatchkeySchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -25,11 +28,16 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query, Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(limits::OperationLimits)
 }
 
-/// The schema served by the server, with the account service attached.
-pub fn build_schema(accounts: Accounts, introspection: bool) -> LatchkeySchema {
-    let builder = builder().data(accounts);
+/// The schema served by the server, with the account service and rate limiter attached.
+pub fn build_schema(
+    accounts: Accounts,
+    limiter: RateLimiter,
+    introspection: bool,
+) -> LatchkeySchema {
+    let builder = builder().data(accounts).data(limiter);
     if introspection {
         builder.finish()
     } else {

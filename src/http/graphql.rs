@@ -5,13 +5,17 @@
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql_axum::GraphQLBatchRequest;
-use axum::extract::{FromRequest as _, Request, State};
+use async_graphql_axum::rejection::GraphQLRejection;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest as _, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
 use super::bearer::Bearer;
 use crate::graphql::RequestId;
+use crate::throttle::ClientAddr;
 
 /// At most this many operations in one batched request (security.md).
 const MAX_BATCH: usize = 10;
@@ -23,6 +27,7 @@ const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self' 'unsafe-inline
 pub async fn post_graphql(
     State(state): State<AppState>,
     Bearer(auth): Bearer,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
     if !has_json_content_type(request.headers()) {
@@ -33,16 +38,32 @@ pub async fn post_graphql(
             .into_response();
     }
     let headers = request.headers().clone();
-    let batch =
-        match GraphQLBatchRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
-            request,
-            &(),
-        )
-        .await
-        {
-            Ok(batch) => batch.into_inner(),
-            Err(rejection) => return rejection.into_response(),
-        };
+    // Read the body under the limit here: a chunked body has no Content-Length for the limit
+    // layer to refuse up front, and its overflow must still be a 413.
+    let body = match axum::body::to_bytes(request.into_body(), super::MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(error) if is_length_limit(&error) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "A request body may hold at most 64 KiB.",
+            )
+                .into_response();
+        }
+        Err(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read.",
+            )
+                .into_response();
+        }
+    };
+    let batch = match serde_json::from_slice::<BatchRequest>(&body) {
+        Ok(batch) => batch,
+        Err(error) => {
+            let message = format!("The body is not a GraphQL request in JSON: {error}");
+            return (StatusCode::BAD_REQUEST, message).into_response();
+        }
+    };
     if let BatchRequest::Batch(requests) = &batch
         && requests.len() > MAX_BATCH
     {
@@ -52,28 +73,24 @@ pub async fn post_graphql(
         )
             .into_response();
     }
-    execute(&state, auth, &headers, batch).await
+    let client = ClientAddr::resolve(peer, &headers, &state.trusted_proxies);
+    execute(&state, auth, client, &headers, batch).await
 }
 
 pub async fn get_graphql(
     State(state): State<AppState>,
     Bearer(auth): Bearer,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
     if request.uri().query().is_none_or(str::is_empty) && accepts_html(&headers) {
         return graphiql(&state);
     }
-    let batch =
-        match GraphQLBatchRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
-            request,
-            &(),
-        )
-        .await
-        {
-            Ok(batch) => batch.into_inner(),
-            Err(rejection) => return rejection.into_response(),
-        };
+    let batch = match GraphQLBatchRequest::<GraphQLRejection>::from_request(request, &()).await {
+        Ok(batch) => batch.into_inner(),
+        Err(rejection) => return rejection.into_response(),
+    };
     if let BatchRequest::Single(single) = &batch
         && is_mutation(single)
     {
@@ -87,12 +104,14 @@ pub async fn get_graphql(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, auth, &headers, batch).await
+    let client = ClientAddr::resolve(peer, &headers, &state.trusted_proxies);
+    execute(&state, auth, client, &headers, batch).await
 }
 
 async fn execute(
     state: &AppState,
     auth: crate::graphql::Authentication,
+    client: ClientAddr,
     headers: &HeaderMap,
     batch: BatchRequest,
 ) -> Response {
@@ -101,7 +120,7 @@ async fn execute(
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let batch = batch.data(auth).data(RequestId(request_id));
+    let batch = batch.data(auth).data(client).data(RequestId(request_id));
     let response = state.schema.execute_batch(batch).await;
     json_response(headers, &response)
 }
@@ -198,4 +217,15 @@ fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
                 .next()
                 .is_some_and(|candidate| candidate.trim().eq_ignore_ascii_case(media_type))
         })
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
 }

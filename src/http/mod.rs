@@ -5,13 +5,16 @@ mod bearer;
 mod graphql;
 mod health;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::routing::get;
+use ipnet::IpNet;
 use sea_orm::DatabaseConnection;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -36,10 +39,13 @@ pub struct AppState {
     pub accounts: Accounts,
     pub db: DatabaseConnection,
     pub graphiql: bool,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[IpNet]>,
 }
 
 pub fn router(state: AppState, cors_origins: &[String]) -> Router {
     let layers = ServiceBuilder::new()
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(
             // The span names the path only: query strings and headers may carry secrets.
@@ -87,4 +93,20 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
                 .max_age(Duration::from_secs(600)),
         )
     }
+}
+
+/// A panic is a bug; the client gets the same generic answer as any internal error.
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    tracing::error!("a request handler panicked");
+    let body = r#"{"errors":[{"message":"Something went wrong on our side. Try again later.","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }

@@ -2,7 +2,9 @@ use async_graphql::{Context, Object};
 
 use crate::accounts::Accounts;
 use crate::graphql::errors::OrGraphql as _;
+use crate::graphql::guards::Throttled;
 use crate::graphql::types::ResetPasswordInput;
+use crate::throttle::Limit;
 
 #[derive(Default)]
 pub struct PasswordMutation;
@@ -11,6 +13,7 @@ pub struct PasswordMutation;
 impl PasswordMutation {
     /// Emails a password-reset link if an account has this address. Always true for a
     /// well-formed address, so it reveals nothing about which accounts exist.
+    #[graphql(guard = "Throttled(Limit::ForgotPasswordPerAddress)")]
     async fn forgot_password(
         &self,
         ctx: &Context<'_>,
@@ -25,6 +28,7 @@ impl PasswordMutation {
     }
 
     /// Sets a new password with the token from a reset link. Ends every session of the account.
+    #[graphql(guard = "Throttled(Limit::ResetPasswordPerAddress)")]
     async fn reset_password(
         &self,
         ctx: &Context<'_>,

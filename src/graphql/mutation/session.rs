@@ -2,7 +2,9 @@ use async_graphql::{Context, Object};
 
 use crate::accounts::Accounts;
 use crate::graphql::errors::OrGraphql as _;
+use crate::graphql::guards::Throttled;
 use crate::graphql::types::{AuthPayload, LoginInput, SignupInput};
+use crate::throttle::Limit;
 
 #[derive(Default)]
 pub struct SessionMutation;
@@ -10,6 +12,7 @@ pub struct SessionMutation;
 #[Object]
 impl SessionMutation {
     /// Creates an account and signs it in.
+    #[graphql(guard = "Throttled(Limit::SignupPerAddress)")]
     async fn signup(
         &self,
         ctx: &Context<'_>,
@@ -24,6 +27,7 @@ impl SessionMutation {
     }
 
     /// Signs in with email and password.
+    #[graphql(guard = "Throttled(Limit::LoginPerAddress)")]
     async fn login(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,98 @@
+//! Document-level limits async-graphql has no knob for (security.md): at most 10 root fields in
+//! a mutation, and at most one of them checking credentials. Without these, one request could
+//! carry a hundred aliased `login`s.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{ServerError, ServerResult, Variables};
+
+pub const MAX_ROOT_MUTATION_FIELDS: usize = 10;
+/// Fields that verify a password or a secret token.
+const CREDENTIAL_FIELDS: [&str; 4] = ["login", "resetPassword", "updateMe", "deleteMe"];
+
+pub struct OperationLimits;
+
+impl ExtensionFactory for OperationLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationLimitsExtension)
+    }
+}
+
+struct OperationLimitsExtension;
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for OperationLimitsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        for (_, operation) in document.operations.iter() {
+            if operation.node.ty != OperationType::Mutation {
+                continue;
+            }
+            let mut names = Vec::new();
+            root_field_names(&document, &operation.node.selection_set.node, &mut names, 0);
+            if names.len() > MAX_ROOT_MUTATION_FIELDS {
+                return Err(ServerError::new(
+                    format!("A mutation may hold at most {MAX_ROOT_MUTATION_FIELDS} fields."),
+                    None,
+                ));
+            }
+            if names
+                .iter()
+                .filter(|name| CREDENTIAL_FIELDS.contains(&name.as_str()))
+                .count()
+                > 1
+            {
+                return Err(ServerError::new(
+                    "A mutation may check credentials at most once (login, resetPassword, updateMe or deleteMe).",
+                    None,
+                ));
+            }
+        }
+        Ok(document)
+    }
+}
+
+/// The names of the fields a selection set executes at its own level, looking through
+/// fragment spreads and inline fragments (aliases are ignored: they are what we count).
+fn root_field_names(
+    document: &ExecutableDocument,
+    set: &SelectionSet,
+    names: &mut Vec<String>,
+    depth: usize,
+) {
+    // Fragment cycles are a validation error; the depth cap keeps this walk finite regardless.
+    if depth > 16 {
+        return;
+    }
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => names.push(field.node.name.node.to_string()),
+            Selection::InlineFragment(fragment) => {
+                root_field_names(
+                    document,
+                    &fragment.node.selection_set.node,
+                    names,
+                    depth + 1,
+                );
+            }
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                    root_field_names(
+                        document,
+                        &fragment.node.selection_set.node,
+                        names,
+                        depth + 1,
+                    );
+                }
+            }
+        }
+    }
+}
