@@ -5,7 +5,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use migration::{Migrator, MigratorTrait as _};
 use sea_orm::{DatabaseConnection, DbErr};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::net::TcpListener;
@@ -51,10 +50,15 @@ impl Application {
     /// # Errors
     /// `Config` for unusable settings, otherwise the database or I/O error.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let db = db::connect(&settings.database_url).await?;
-        Migrator::up(&db, None).await?;
-
+        // Settings first: a missing key is a configuration error, whatever the database says.
         let secret = jwt_secret(&settings)?;
+        let pool = db::PoolSettings {
+            max_connections: settings.database_max_connections,
+            timeout: settings.database_timeout,
+        };
+        let db = db::connect(&settings.database_url, pool).await?;
+        db::migrate(&db).await?;
+
         let jwt = JwtKeys::new(
             secret.expose_secret().as_bytes(),
             &settings.issuer,

@@ -73,6 +73,14 @@ pub struct Settings {
     )]
     pub database_url: String,
 
+    /// Most database connections this instance opens.
+    #[arg(long, env = "LATCHKEY_DATABASE_MAX_CONNECTIONS", default_value = "10", value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub database_max_connections: u32,
+
+    /// How long to wait for a database connection before the request fails.
+    #[arg(long, env = "LATCHKEY_DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_positive_duration)]
+    pub database_timeout: Duration,
+
     /// Address to bind; port 0 picks a free one.
     #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

@@ -8,18 +8,37 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
+/// Pool size and how long to wait for a connection before a request fails (it never waits
+/// forever, so a database outage answers errors quickly instead of piling requests up).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Opens the pool. SQLite runs in WAL mode with `synchronous=NORMAL`: readers never block the
 /// writer and a committed transaction survives the process being killed.
 ///
 /// # Errors
 /// When the database cannot be reached or opened.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(url: &str, pool: PoolSettings) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(16)
+        .max_connections(pool.max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+        .connect_timeout(pool.timeout)
+        .acquire_timeout(pool.timeout)
+        // A connection the database dropped (a restart, a failover) is noticed before use.
+        .test_before_acquire(true)
         // Statements are logged by our own spans; sqlx's statement log adds nothing and is noisy.
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
@@ -49,4 +68,46 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// uniqueness, so two concurrent signups with one email cannot both win.
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Applies pending migrations. On PostgreSQL an advisory lock makes concurrent callers (several
+/// instances starting at once, or `latchkey migrate` during a rollout) take turns; the later ones
+/// find nothing left to do.
+///
+/// # Errors
+/// The database error, or the failing migration's.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    use migration::MigratorTrait as _;
+    use sea_orm::{ConnectionTrait as _, DbBackend};
+
+    if db.get_database_backend() != DbBackend::Postgres {
+        return migration::Migrator::up(db, None).await;
+    }
+    // The lock is held by this transaction's connection until it ends; the migrations run on
+    // other connections of the pool meanwhile.
+    let guard = db.begin().await?;
+    guard
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+        ))
+        .await?;
+    let outcome = migration::Migrator::up(db, None).await;
+    guard.commit().await?;
+    outcome
+}
+
+/// An arbitrary constant naming latchkey's migration lock among the database's advisory locks.
+const MIGRATION_LOCK_KEY: i64 = 0x6c61_7463_686b_6579; // "latchkey"
+
+/// Whether the database schema is what this binary expects: reachable, and no migration of
+/// ours left unapplied.
+///
+/// # Errors
+/// The database error when it cannot be asked.
+pub async fn is_ready(db: &DatabaseConnection) -> Result<bool, DbErr> {
+    use migration::MigratorTrait as _;
+    db.ping().await?;
+    Ok(migration::Migrator::get_pending_migrations(db)
+        .await?
+        .is_empty())
 }

@@ -73,7 +73,7 @@ async fn serve(settings: Settings) -> ExitCode {
 async fn migrate(database_url: &str, action: Option<MigrateAction>) -> ExitCode {
     telemetry::init("info", latchkey::config::LogFormat::Pretty);
     let outcome = async {
-        let db = db::connect(database_url).await?;
+        let db = db::connect(database_url, db::PoolSettings::default()).await?;
         match action {
             Some(MigrateAction::Status) => {
                 for migration in Migrator::get_migration_with_status(&db).await? {
@@ -81,7 +81,7 @@ async fn migrate(database_url: &str, action: Option<MigrateAction>) -> ExitCode 
                 }
             }
             None => {
-                Migrator::up(&db, None).await?;
+                db::migrate(&db).await?;
                 println!("database is up to date");
             }
         }

@@ -82,9 +82,9 @@ fn postgres_without_a_jwt_secret_is_a_bad_setting() {
         ])
         .output()
         .unwrap();
-    // Either the missing secret or the unreachable database is reported; never a panic.
-    assert_ne!(output.status.code(), Some(0));
-    assert_ne!(output.status.code(), Some(101), "no panic");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("LATCHKEY_JWT_SECRET"), "{stderr}");
 }
 
 #[test]

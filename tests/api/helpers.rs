@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use latchkey::app::Application;
 use latchkey::config::Settings;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -18,6 +18,8 @@ use crate::smtp_sink::{Mail, SmtpSink, reset_token};
 pub const RESET_URL: &str = "http://app.test/reset-password?token={token}";
 pub const RESET_LINK_PREFIX: &str = "http://app.test/reset-password?token=";
 pub const PASSWORD: &str = "correct horse battery staple 42";
+/// What every test server signs access tokens with (`--jwt-secret`).
+pub const JWT_SECRET: &str = "a-test-secret-that-is-at-least-32-bytes-long";
 /// How long a test waits for mail: delivery retries back off, so be generous.
 pub const MAIL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -70,6 +72,9 @@ pub struct AppOptions {
     pub data_dir: Option<Arc<TempDir>>,
     /// Deliver to this sink instead of a fresh one.
     pub smtp: Option<SmtpSink>,
+    /// More command-line flags, passed through to `Settings::from_args` after the ones the helper
+    /// sets (do not repeat those), e.g. `["--trusted-proxies", "127.0.0.1/32"]`.
+    pub extra_args: Vec<String>,
 }
 
 impl Default for AppOptions {
@@ -78,6 +83,7 @@ impl Default for AppOptions {
             refresh_reuse_interval: "10s",
             data_dir: None,
             smtp: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -106,8 +112,57 @@ impl Account {
     }
 }
 
+/// The database of a test's data directory: a SQLite file in it, or, when the suite runs on
+/// PostgreSQL, a fresh database whose URL the directory remembers (so a restart on the same
+/// directory finds the same data).
+async fn database_for(data_dir: &std::path::Path) -> String {
+    let Some(admin) = crate::postgres::admin_url() else {
+        return format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("latchkey.db").display()
+        );
+    };
+    let remembered = data_dir.join("database-url");
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return url;
+    }
+    let url = crate::postgres::fresh_database(&admin).await;
+    std::fs::write(&remembered, &url).expect("the data directory is writable");
+    url
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await
+}
+
+/// A server started with these extra command-line flags (see `AppOptions::extra_args`).
+pub async fn spawn_app_with_args(args: &[&str]) -> TestApp {
+    spawn_app_with(AppOptions {
+        extra_args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+        ..AppOptions::default()
+    })
+    .await
+}
+
+/// What came back from `TestApp::send`: any status, the headers and the body as text.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The value of a header, if present and readable.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}), status {}: {}", self.status, self.body))
+    }
 }
 
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
@@ -120,19 +175,16 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         Some(sink) => sink,
         None => SmtpSink::start().await,
     };
-    let database_url = format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.path().join("latchkey.db").display()
-    );
+    let database_url = database_for(data_dir.path()).await;
     let smtp_url = format!("smtp://127.0.0.1:{}?tls=none", smtp.port());
     let mail_dir = data_dir.path().join("mail");
-    let settings = Settings::from_args([
+    let mut args: Vec<String> = [
         "--listen",
         "127.0.0.1:0",
         "--database-url",
         &database_url,
         "--jwt-secret",
-        "a-test-secret-that-is-at-least-32-bytes-long",
+        JWT_SECRET,
         "--smtp-url",
         &smtp_url,
         "--reset-url",
@@ -141,8 +193,12 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         mail_dir.to_str().unwrap(),
         "--refresh-reuse-interval",
         options.refresh_reuse_interval,
-    ])
-    .expect("test settings parse");
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    args.extend(options.extra_args);
+    let settings = Settings::from_args(args).expect("test settings parse");
 
     let app = Application::build(settings)
         .await
@@ -208,6 +264,65 @@ impl TestApp {
         let body = response.text().await.unwrap();
         assert_eq!(status, 200, "POST /graphql answered {status}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+    }
+
+    /// Sends any request, with any method, headers and body, and returns whatever comes back
+    /// (no status is asserted).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> HttpResponse {
+        let mut request = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        HttpResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// POSTs a GraphQL request with extra headers and returns the body. Asserts HTTP 200.
+    pub async fn graphql_with_headers(
+        &self,
+        headers: &[(&str, &str)],
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let mut all = vec![("Content-Type", "application/json")];
+        all.extend_from_slice(headers);
+        let response = self
+            .send(reqwest::Method::POST, "/graphql", &all, Some(body))
+            .await;
+        assert_eq!(
+            response.status, 200,
+            "POST /graphql answered {}: {}",
+            response.status, response.body
+        );
+        response.json()
+    }
+
+    /// `login_raw`, as a client at `ip` behind a trusted proxy (`X-Forwarded-For: ip`). Only
+    /// means something when the server runs with `--trusted-proxies 127.0.0.1/32`.
+    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> Value {
+        self.graphql_with_headers(
+            &[("X-Forwarded-For", ip)],
+            "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }",
+            json!({ "input": { "email": email, "password": password } }),
+        )
+        .await
     }
 
     // ----- operations -----
@@ -346,12 +461,53 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         let db = self.db().await;
         let rows = db
-            .query_all_raw(Statement::from_string(DbBackend::Sqlite, sql.to_owned()))
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                sql.to_owned(),
+            ))
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         let n = rows[0].try_get::<i64>("", "n").expect("a column `n`");
         db.close().await.ok();
         n
+    }
+
+    /// Polls `SELECT COUNT(*) AS n ...` until it answers `expected`, for writes the server makes
+    /// after answering (the reset worker writes the outbox after `forgotPassword` returns).
+    pub async fn wait_for_count(&self, sql: &str, expected: i64) {
+        let deadline = tokio::time::Instant::now() + MAIL_TIMEOUT;
+        loop {
+            let n = self.count(sql).await;
+            if n == expected {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{sql} stayed at {n}, expected {expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Runs a query and returns the text column `value` of every row.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        let db = self.db().await;
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let values = rows
+            .iter()
+            .map(|row| {
+                row.try_get::<String>("", "value")
+                    .expect("a column `value`")
+            })
+            .collect();
+        db.close().await.ok();
+        values
     }
 
     pub async fn user_count(&self, email: &str) -> i64 {
@@ -429,4 +585,15 @@ pub async fn assert_access_revoked(app: &TestApp, access_token: &str) {
 /// The refresh token no longer refreshes.
 pub async fn assert_refresh_revoked(app: &TestApp, refresh_token: &str) {
     assert_error(&app.refresh_raw(refresh_token).await, "INVALID_TOKEN");
+}
+
+/// Asserts a `RATE_LIMITED` error with a whole `retryAfter` of at least one second, and returns it.
+#[track_caller]
+pub fn assert_rate_limited(body: &Value) -> u64 {
+    assert_error(body, "RATE_LIMITED");
+    let retry_after = body["errors"][0]["extensions"]["retryAfter"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("RATE_LIMITED carries an integer retryAfter: {body}"));
+    assert!(retry_after >= 1, "retryAfter is at least 1: {body}");
+    retry_after
 }

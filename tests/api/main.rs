@@ -1,12 +1,19 @@
 //! latchkey's integration tests: one binary, one module per feature. Every test starts the real server on a
-//! fresh SQLite database in its own temporary directory, with a real SMTP sink to catch the mail.
+//! fresh database in its own temporary directory (a SQLite file, or a PostgreSQL database when
+//! `LATCHKEY_TEST_POSTGRES_URL` is set, as `.ci/run` does), with a real SMTP sink to catch the mail.
 
 mod helpers;
+mod postgres;
 mod smtp_sink;
 
 mod cli;
 mod delete_me;
+mod graphql_limits;
+mod hostile_input;
 mod http;
+mod http_hardening;
+mod instances;
+mod jwt_forgery;
 mod login;
 mod logout;
 mod logs;
@@ -16,4 +23,5 @@ mod refresh_token;
 mod reset_password;
 mod schema;
 mod signup;
+mod throttling;
 mod update_me;

@@ -1,0 +1,415 @@
+//! Several latchkey processes on one PostgreSQL database, as behind a load balancer: mail goes
+//! out exactly once, single-use tokens stay single-use, lockouts and revocations are shared, and
+//! a database outage fails closed and heals by itself. Runs when PostgreSQL is available (CI
+//! always provides it).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_graphql::futures_util::future::join_all;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+use crate::helpers::{PASSWORD, RESET_URL, SUBJECT_RESET, error_code};
+use crate::postgres::{admin_url, fresh_database};
+use crate::smtp_sink::SmtpSink;
+
+const SECRET: &str = "a-shared-test-secret-that-is-at-least-32-bytes";
+
+/// One `latchkey serve` process. Killed when dropped.
+struct Instance {
+    /// Held so that the process ends with the test (`kill_on_drop`).
+    _process: Child,
+    address: String,
+    client: reqwest::Client,
+}
+
+impl Instance {
+    async fn start(database_url: &str, smtp: &SmtpSink, extra: &[&str]) -> Instance {
+        let smtp_url = format!("smtp://127.0.0.1:{}?tls=none", smtp.port());
+        let mail_dir = tempfile::tempdir().unwrap().keep();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
+                command.env_remove(key);
+            }
+        }
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .args([
+                "--jwt-secret",
+                SECRET,
+                "--smtp-url",
+                &smtp_url,
+                "--reset-url",
+                RESET_URL,
+            ])
+            .args([
+                "--trusted-proxies",
+                "127.0.0.1/32",
+                "--log",
+                "warn,latchkey::app=info",
+            ])
+            .arg("--mail-dir")
+            .arg(&mail_dir)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("latchkey starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    return rest.trim().to_owned();
+                }
+            }
+            panic!("latchkey exited before listening");
+        })
+        .await
+        .expect("latchkey listens within a minute");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Instance {
+            _process: child,
+            address,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// A GraphQL call as if from client address `from` (believed: loopback is a trusted proxy).
+    async fn graphql(
+        &self,
+        from: &str,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let mut request = self
+            .client
+            .post(format!("http://{}/graphql", self.address))
+            .header("x-forwarded-for", from)
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    async fn signup(&self, from: &str, email: &str) -> (String, String) {
+        let body = self
+            .graphql(
+                from,
+                None,
+                "mutation($i: SignupInput!) { signup(input: $i) { accessToken refreshToken } }",
+                json!({"i": {"email": email, "password": PASSWORD}}),
+            )
+            .await;
+        tokens(&body, "signup")
+    }
+
+    async fn login(&self, from: &str, email: &str, password: &str) -> Value {
+        self.graphql(
+            from,
+            None,
+            "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
+            json!({"i": {"email": email, "password": password}}),
+        )
+        .await
+    }
+
+    async fn me(&self, token: &str) -> Value {
+        self.graphql("192.0.2.1", Some(token), "{ me { email } }", json!({}))
+            .await
+    }
+}
+
+fn tokens(body: &Value, operation: &str) -> (String, String) {
+    let payload = &body["data"][operation];
+    let access = payload["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{operation}: {body}"));
+    (
+        access.to_owned(),
+        payload["refreshToken"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Two instances on one fresh PostgreSQL database, or `None` without PostgreSQL.
+async fn two_instances(extra: &[&str]) -> Option<(Instance, Instance, SmtpSink)> {
+    let admin = admin_url()?;
+    let url = fresh_database(&admin).await;
+    let smtp = SmtpSink::start().await;
+    let first = Instance::start(&url, &smtp, extra).await;
+    let second = Instance::start(&url, &smtp, extra).await;
+    Some((first, second, smtp))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_reset_requests_over_two_instances_send_fifty_mails_none_twice() {
+    let Some((a, b, smtp)) = two_instances(&[]).await else {
+        return;
+    };
+    let emails: Vec<String> = (0..50).map(|i| format!("user{i}@example.com")).collect();
+    for (i, email) in emails.iter().enumerate() {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        instance.signup(&format!("10.1.{i}.1"), email).await;
+    }
+    let requests = emails.iter().enumerate().map(|(i, email)| {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        let from = format!("10.2.{i}.1");
+        async move {
+            let body = instance
+                .graphql(
+                    &from,
+                    None,
+                    "mutation($e: String!) { forgotPassword(email: $e) }",
+                    json!({"e": email}),
+                )
+                .await;
+            assert_eq!(body["data"]["forgotPassword"], true, "{body}");
+        }
+    });
+    join_all(requests).await;
+
+    for email in &emails {
+        smtp.wait_for_mail(email, SUBJECT_RESET, Duration::from_secs(60))
+            .await;
+    }
+    // Both workers poll every second: give a duplicate every chance to show up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mails = smtp.raw_messages();
+    assert_eq!(mails.len(), 50, "exactly one mail per request");
+    for email in &emails {
+        assert_eq!(
+            smtp.mail_to(email, SUBJECT_RESET).len(),
+            1,
+            "{email} got one mail"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_concurrent_refreshes_of_one_token_across_instances_exactly_one_wins() {
+    let Some((a, b, _smtp)) = two_instances(&["--refresh-reuse-interval", "0s"]).await else {
+        return;
+    };
+    let (_, refresh) = a.signup("10.0.0.1", "ada@example.com").await;
+    let attempts = (0..10).map(|i| {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        let refresh = refresh.clone();
+        async move {
+            instance
+                .graphql(
+                    "10.0.0.2",
+                    None,
+                    "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }",
+                    json!({"t": refresh}),
+                )
+                .await
+        }
+    });
+    let answers = join_all(attempts).await;
+    let winners = answers
+        .iter()
+        .filter(|body| body["data"]["refreshToken"].is_object())
+        .count();
+    assert_eq!(winners, 1, "{answers:#?}");
+    for body in answers.iter().filter(|body| body["errors"].is_array()) {
+        assert_eq!(error_code(body), "INVALID_TOKEN");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_logins_on_both_instances_count_towards_one_lockout() {
+    let Some((a, b, _smtp)) = two_instances(&[]).await else {
+        return;
+    };
+    a.signup("10.0.0.1", "ada@example.com").await;
+    for i in 0..10 {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        let body = instance
+            .login(
+                &format!("10.3.{i}.1"),
+                "ada@example.com",
+                "not the password",
+            )
+            .await;
+        assert_eq!(error_code(&body), "INVALID_CREDENTIALS");
+    }
+    for instance in [&a, &b] {
+        let body = instance
+            .login("10.4.0.1", "ada@example.com", PASSWORD)
+            .await;
+        assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
+        assert!(
+            body["errors"][0]["extensions"]["retryAfter"]
+                .as_u64()
+                .unwrap()
+                >= 1
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_on_one_instance_holds_on_the_other_at_once() {
+    let Some((a, b, _smtp)) = two_instances(&[]).await else {
+        return;
+    };
+
+    // Logout on A ends the session on B.
+    let (access, refresh) = a.signup("10.0.0.1", "ada@example.com").await;
+    assert_eq!(
+        b.me(&access).await["data"]["me"]["email"],
+        "ada@example.com"
+    );
+    a.graphql(
+        "10.0.0.1",
+        None,
+        "mutation($t: String!) { logout(refreshToken: $t) }",
+        json!({"t": refresh}),
+    )
+    .await;
+    assert_eq!(error_code(&b.me(&access).await), "UNAUTHENTICATED");
+
+    // A password change on A ends the other sessions on B.
+    let (mine, _) = tokens(
+        &a.login("10.0.0.2", "ada@example.com", PASSWORD).await,
+        "login",
+    );
+    let (other, _) = tokens(
+        &b.login("10.0.0.3", "ada@example.com", PASSWORD).await,
+        "login",
+    );
+    let changed = a
+        .graphql(
+            "10.0.0.2",
+            Some(&mine),
+            "mutation($i: UpdateMeInput!) { updateMe(input: $i) { email } }",
+            json!({"i": {"newPassword": "an entirely new passphrase", "currentPassword": PASSWORD}}),
+        )
+        .await;
+    assert_eq!(
+        changed["data"]["updateMe"]["email"], "ada@example.com",
+        "{changed}"
+    );
+    assert_eq!(error_code(&b.me(&other).await), "UNAUTHENTICATED");
+    assert_eq!(
+        b.me(&mine).await["data"]["me"]["email"],
+        "ada@example.com",
+        "the caller's session stays"
+    );
+
+    // deleteMe on A ends everything on B.
+    let deleted = a
+        .graphql(
+            "10.0.0.2",
+            Some(&mine),
+            "mutation($p: String!) { deleteMe(password: $p) }",
+            json!({"p": "an entirely new passphrase"}),
+        )
+        .await;
+    assert_eq!(deleted["data"]["deleteMe"], true, "{deleted}");
+    assert_eq!(error_code(&b.me(&mine).await), "UNAUTHENTICATED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_outage_fails_closed_and_heals_by_itself() {
+    let Some(admin) = admin_url() else { return };
+    let url = fresh_database(&admin).await;
+    let (proxy, cut) = TcpCut::start(&url).await;
+    let smtp = SmtpSink::start().await;
+    let instance = Instance::start(&proxy, &smtp, &["--database-timeout", "2s"]).await;
+    let (access, _) = instance.signup("10.0.0.1", "ada@example.com").await;
+
+    cut.send(true).unwrap();
+    let login = instance
+        .login("10.0.0.2", "ada@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        error_code(&login),
+        "INTERNAL_SERVER_ERROR",
+        "never tokens during an outage: {login}"
+    );
+    assert!(login["data"].is_null());
+    assert_eq!(
+        error_code(&instance.me(&access).await),
+        "INTERNAL_SERVER_ERROR",
+        "fails closed, not anonymous"
+    );
+    let ready = reqwest::get(format!("http://{}/readyz", instance.address))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+
+    cut.send(false).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let body = instance
+            .login("10.0.0.3", "ada@example.com", PASSWORD)
+            .await;
+        if body["data"]["login"].is_object() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still failing after the database came back: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        instance.me(&access).await["data"]["me"]["email"],
+        "ada@example.com"
+    );
+}
+
+/// A TCP forwarder to the database that the test can cut (every connection dropped, new ones
+/// refused) and restore: a network outage without touching the shared server.
+struct TcpCut;
+
+impl TcpCut {
+    /// Returns the database URL through the forwarder and the switch (`true` = cut).
+    async fn start(database_url: &str) -> (String, watch::Sender<bool>) {
+        let without_scheme = database_url.strip_prefix("postgres://").unwrap();
+        let (credentials, rest) = without_scheme.split_once('@').unwrap();
+        let (target, database) = rest.split_once('/').unwrap();
+        let target = target.to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (switch, cut) = watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                if *cut.borrow() {
+                    continue; // dropped at once
+                }
+                let target = target.clone();
+                let mut cut = cut.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (mut client, mut server) = (client, server);
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        (
+            format!("postgres://{credentials}@127.0.0.1:{port}/{database}"),
+            switch,
+        )
+    }
+}
