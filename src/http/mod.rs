@@ -46,6 +46,7 @@ pub struct AppState {
 pub fn router(state: AppState, cors_origins: &[String]) -> Router {
     let layers = ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::map_request(drop_client_request_id))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(
             // The span names the path only: query strings and headers may carry secrets.
@@ -93,6 +94,13 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
                 .max_age(Duration::from_secs(600)),
         )
     }
+}
+
+/// Request ids are ours: one chosen by the client could forge or muddle the log trail that an
+/// `INTERNAL_SERVER_ERROR`'s `requestId` points into.
+async fn drop_client_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    request.headers_mut().remove(REQUEST_ID);
+    request
 }
 
 /// A panic is a bug; the client gets the same generic answer as any internal error.

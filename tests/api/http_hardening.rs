@@ -473,3 +473,19 @@ async fn the_playground_page_is_locked_down_by_its_content_security_policy() {
     assert!(policy.contains("default-src"), "{policy}");
     assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
 }
+
+#[tokio::test]
+async fn a_client_cannot_choose_the_request_id_that_goes_into_the_logs() {
+    let app = spawn_app().await;
+    let response = app
+        .send(
+            reqwest::Method::GET,
+            "/healthz",
+            &[("x-request-id", "forged-id-pointing-elsewhere")],
+            None,
+        )
+        .await;
+    let id = response.header("x-request-id").expect("an id is returned");
+    assert_ne!(id, "forged-id-pointing-elsewhere");
+    assert!(!id.is_empty());
+}
