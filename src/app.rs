@@ -11,7 +11,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::accounts::validation::PasswordPolicy;
-use crate::accounts::{AccountDeps, AccountSettings, Accounts, ResetRequestWorker};
+use crate::accounts::{
+    AccountDeps, AccountSettings, Accounts, ResetRequestWorker, SessionChangeListener,
+};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
@@ -40,6 +42,7 @@ pub struct Application {
     router: axum::Router,
     worker: MailWorker,
     reset_worker: ResetRequestWorker,
+    session_listener: SessionChangeListener,
     db: DatabaseConnection,
 }
 
@@ -111,6 +114,7 @@ impl Application {
                 reset_url: settings.reset_url.clone(),
             },
         );
+        let session_listener = accounts.session_change_listener();
         let schema = graphql::build_schema(accounts.clone(), limiter, settings.introspection);
         let state = AppState {
             schema,
@@ -132,6 +136,7 @@ impl Application {
             router,
             worker,
             reset_worker,
+            session_listener,
             db,
         })
     }
@@ -155,7 +160,8 @@ impl Application {
         let (stop_reset_worker, reset_worker_stopped) = watch::channel(false);
         let (stop_mail_worker, mail_worker_stopped) = watch::channel(false);
         let reset_worker = tokio::spawn(self.reset_worker.run(reset_worker_stopped));
-        let mail_worker = tokio::spawn(self.worker.run(mail_worker_stopped));
+        let mail_worker = tokio::spawn(self.worker.run(mail_worker_stopped.clone()));
+        let session_listener = tokio::spawn(self.session_listener.run(mail_worker_stopped));
         tracing::info!("listening on http://{address}");
         let served = axum::serve(
             self.listener,
@@ -170,6 +176,7 @@ impl Application {
             tracing::error!(%error, "the reset worker ended abnormally");
         }
         let _ = stop_mail_worker.send(true);
+        let _ = session_listener.await;
         if let Err(error) = mail_worker.await {
             tracing::error!(%error, "the mail worker ended abnormally");
         }

@@ -8,6 +8,8 @@ mod lockout;
 mod password_reset;
 mod profile;
 mod registration;
+mod session_cache;
+mod session_events;
 mod sessions;
 pub mod validation;
 
@@ -21,6 +23,7 @@ use uuid::Uuid;
 pub use self::error::AccountError;
 pub use self::password_reset::ResetRequestWorker;
 pub use self::profile::ProfileChanges;
+pub use self::session_events::SessionChangeListener;
 use self::validation::{Email, PasswordPolicy};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::opaque_token::OpaqueToken;
@@ -77,6 +80,7 @@ struct Inner {
     jwt: JwtKeys,
     outbox: Outbox,
     limiter: RateLimiter,
+    sessions: session_cache::SessionCache,
     settings: AccountSettings,
     /// Reset requests for known and unknown emails alike are handed to a background worker, so
     /// that `forgotPassword` answers both in the same time.
@@ -95,6 +99,7 @@ impl Accounts {
                 jwt: deps.jwt,
                 outbox: deps.outbox,
                 limiter: deps.limiter,
+                sessions: session_cache::SessionCache::default(),
                 settings,
                 reset_requests,
             }),

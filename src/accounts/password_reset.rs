@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::lockout;
+use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
 use super::validation::Email;
 use super::{AccountError, Accounts, chrono_duration};
@@ -158,6 +159,7 @@ impl Accounts {
             .enqueue(&txn, Some(owner.id), &owner.email, mail)
             .await?;
         txn.commit().await?;
+        self.sessions_changed(SessionChange::User(owner.id)).await;
         self.inner.outbox.wake();
         tracing::info!(user.id = %owner.id, "password reset");
         Ok(())

@@ -6,6 +6,7 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::password_reset::kill_reset_tokens;
+use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
 use super::validation::{DisplayName, Email, FieldError};
 use super::{AccountError, Accounts, Caller};
@@ -26,7 +27,11 @@ impl Accounts {
     /// # Errors
     /// `Unauthenticated` when the account is gone.
     pub async fn me(&self, caller: Caller) -> Result<user::Model, AccountError> {
-        self.user_of(caller).await
+        // The bearer check just read (or reused) this session's user: no second read.
+        match self.inner.sessions.user(caller.session_id) {
+            Some(user) if user.id == caller.user_id => Ok(user::Model::clone(&user)),
+            _ => self.user_of(caller).await,
+        }
     }
 
     /// Changes the caller's profile. Email and password changes need the current password; a
@@ -135,6 +140,8 @@ impl Accounts {
                 .await?;
         }
         txn.commit().await?;
+        self.sessions_changed(SessionChange::User(caller.user_id))
+            .await;
         if has_mail {
             self.inner.outbox.wake();
         }
@@ -163,6 +170,8 @@ impl Accounts {
         // Sessions, tokens and undelivered mail go with the user (ON DELETE CASCADE).
         current.delete(&txn).await?;
         txn.commit().await?;
+        self.sessions_changed(SessionChange::User(caller.user_id))
+            .await;
         tracing::info!("account deleted");
         Ok(())
     }

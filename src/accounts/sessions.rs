@@ -6,6 +6,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _};
 use uuid::Uuid;
 
+use super::session_events::SessionChange;
 use super::{AccountError, Accounts, Caller, SignedIn, chrono_duration};
 use crate::auth::opaque_token;
 use crate::db;
@@ -22,15 +23,27 @@ impl Accounts {
         let Some(claims) = self.inner.jwt.verify(access_token) else {
             return Ok(None);
         };
+        let caller = Caller {
+            user_id: claims.sub,
+            session_id: claims.sid,
+        };
+        let cache = &self.inner.sessions;
+        if let Some(user) = cache.user(claims.sid) {
+            return Ok((user.id == claims.sub).then_some(caller));
+        }
+        let epoch = cache.epoch();
+        let read_at = std::time::Instant::now();
         let live = session::Entity::find_by_id(claims.sid)
             .filter(session::Column::UserId.eq(claims.sub))
             .filter(session::Column::RevokedAt.is_null())
+            .find_also_related(user::Entity)
             .one(self.db())
             .await?;
-        Ok(live.map(|s| Caller {
-            user_id: s.user_id,
-            session_id: s.id,
-        }))
+        let Some((_, Some(user))) = live else {
+            return Ok(None);
+        };
+        cache.remember(epoch, claims.sid, std::sync::Arc::new(user), read_at);
+        Ok(Some(caller))
     }
 
     /// Trades a refresh token for a new pair. The presented token is used up; presenting it
@@ -83,6 +96,8 @@ impl Accounts {
             if !within_grace {
                 revoke_session(&txn, session.id).await?;
                 txn.commit().await?;
+                self.sessions_changed(SessionChange::Session(session.id))
+                    .await;
                 tracing::warn!(user.id = %owner.id, session.id = %session.id, "refresh token reused; session revoked");
                 return Err(AccountError::InvalidToken);
             }
@@ -105,10 +120,14 @@ impl Accounts {
             .filter(refresh_token::Column::TokenHash.eq(digest))
             .one(&txn)
             .await?;
-        if let Some(token) = token {
+        if let Some(token) = &token {
             revoke_session(&txn, token.session_id).await?;
         }
         txn.commit().await?;
+        if let Some(token) = token {
+            self.sessions_changed(SessionChange::Session(token.session_id))
+                .await;
+        }
         Ok(())
     }
 }

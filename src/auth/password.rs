@@ -76,7 +76,10 @@ impl PasswordHasher {
             let receiver = Arc::clone(&receiver);
             thread::Builder::new()
                 .name(format!("latchkey-hash-{index}"))
-                .spawn(move || worker_loop(&receiver))
+                .spawn(move || {
+                    lower_own_priority();
+                    worker_loop(&receiver);
+                })
                 .map_err(|e| HashError::Argon2(e.to_string()))?;
         }
         let dummy_password = crate::auth::opaque_token::OpaqueToken::generate().token;
@@ -161,6 +164,17 @@ impl PasswordHasher {
             sender.send(job).map_err(|_| HashError::PoolClosed)?;
         }
         answer.await.map_err(|_| HashError::PoolClosed)
+    }
+}
+
+/// Hashing threads run at the lowest scheduling priority (nice 19): they take every core the
+/// request threads leave idle, and yield at once when a token check needs one. A login flood
+/// then slows logins, not everyone else.
+fn lower_own_priority() {
+    if let Err(error) =
+        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+    {
+        tracing::debug!(?error, "could not lower the priority of a hashing thread");
     }
 }
 

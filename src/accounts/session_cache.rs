@@ -1,0 +1,142 @@
+//! Live sessions and their users, held in memory for a moment so that checking an access token
+//! costs no database read on the hot path.
+//!
+//! Correctness rules: a write that revokes a session or changes a user forgets the affected
+//! entries right after it commits, so this instance refuses a revoked token at once. Entries
+//! expire after `ttl` (one second), which bounds how long another instance on the same database
+//! can go on accepting a token revoked elsewhere. A reader that raced with a forget does not
+//! put its stale answer back (the epoch check).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::entities::user;
+
+/// Long enough to serve a burst of requests from memory, short enough that a revocation made
+/// by another instance holds here within a second.
+pub const TTL: Duration = Duration::from_secs(1);
+/// Bounded memory: beyond this many sessions, stale entries are swept and new ones are served
+/// from the database until there is room.
+const CAPACITY: usize = 100_000;
+
+struct Entry {
+    user: Arc<user::Model>,
+    read_at: Instant,
+}
+
+#[derive(Default)]
+pub struct SessionCache {
+    entries: RwLock<HashMap<Uuid, Entry>>,
+    /// Bumped by every forget; a reader that started before a forget must not insert.
+    epoch: AtomicU64,
+}
+
+impl SessionCache {
+    /// The user of a live session, if this instance read it less than a `TTL` ago.
+    pub fn user(&self, session_id: Uuid) -> Option<Arc<user::Model>> {
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = entries.get(&session_id)?;
+        (entry.read_at.elapsed() < TTL).then(|| Arc::clone(&entry.user))
+    }
+
+    /// Take this before reading the database, and hand it to [`SessionCache::remember`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Remembers a session read from the database, unless a forget happened since `epoch`.
+    pub fn remember(&self, epoch: u64, session_id: Uuid, user: Arc<user::Model>, read_at: Instant) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.epoch.load(Ordering::Acquire) != epoch {
+            return;
+        }
+        if entries.len() >= CAPACITY && !entries.contains_key(&session_id) {
+            entries.retain(|_, entry| entry.read_at.elapsed() < TTL);
+            if entries.len() >= CAPACITY {
+                return;
+            }
+        }
+        entries.insert(session_id, Entry { user, read_at });
+    }
+
+    /// Forgets one session (logout, refresh-token reuse).
+    pub fn forget_session(&self, session_id: Uuid) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.remove(&session_id);
+    }
+
+    /// Forgets every session of a user (password change or reset, profile change, deletion).
+    pub fn forget_user(&self, user_id: Uuid) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.retain(|_, entry| entry.user.id != user_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: Uuid) -> Arc<user::Model> {
+        let now = chrono::Utc::now();
+        Arc::new(user::Model {
+            id,
+            email: "ada@example.com".into(),
+            name: None,
+            password_hash: String::new(),
+            email_verified: false,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    #[test]
+    fn a_remembered_session_is_served_until_forgotten() {
+        let cache = SessionCache::default();
+        let (session, owner) = (Uuid::new_v4(), Uuid::new_v4());
+        cache.remember(cache.epoch(), session, user(owner), Instant::now());
+        assert!(cache.user(session).is_some());
+        cache.forget_session(session);
+        assert!(cache.user(session).is_none());
+
+        cache.remember(cache.epoch(), session, user(owner), Instant::now());
+        cache.forget_user(owner);
+        assert!(cache.user(session).is_none());
+    }
+
+    #[test]
+    fn a_read_that_raced_with_a_forget_is_not_remembered() {
+        let cache = SessionCache::default();
+        let session = Uuid::new_v4();
+        let before = cache.epoch();
+        cache.forget_session(session); // a revocation commits while the read is in flight
+        cache.remember(before, session, user(Uuid::new_v4()), Instant::now());
+        assert!(cache.user(session).is_none());
+    }
+
+    #[test]
+    fn entries_expire_after_the_ttl() {
+        let cache = SessionCache::default();
+        let session = Uuid::new_v4();
+        let long_ago = Instant::now().checked_sub(TTL * 2).unwrap();
+        cache.remember(cache.epoch(), session, user(Uuid::new_v4()), long_ago);
+        assert!(cache.user(session).is_none());
+    }
+}
