@@ -18,10 +18,12 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
+use crate::graphql::SchemaDeps;
 use crate::http::{AppState, router};
 use crate::mail::Outbox;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
+use crate::metrics::Metrics;
 use crate::throttle::RateLimiter;
 use crate::{db, graphql};
 
@@ -77,6 +79,7 @@ impl Application {
         .map_err(|e| StartupError::Config(format!("password hashing pool: {e}")))?
         .map_err(|e| StartupError::Config(e.to_string()))?;
 
+        let metrics = Metrics::default();
         let outbox = Outbox::default();
         let transport = match &settings.smtp_url {
             Some(url) => Transport::smtp(url)
@@ -93,9 +96,10 @@ impl Application {
             transport,
             outbox: outbox.clone(),
             from: settings.mail_from.clone(),
+            metrics: metrics.clone(),
         };
 
-        let limiter = RateLimiter::default();
+        let limiter = RateLimiter::new(metrics.clone());
         let (accounts, reset_worker) = Accounts::new(
             AccountDeps {
                 db: db.clone(),
@@ -103,6 +107,7 @@ impl Application {
                 jwt,
                 outbox,
                 limiter: limiter.clone(),
+                metrics: metrics.clone(),
             },
             AccountSettings {
                 refresh_ttl: settings.refresh_token_ttl,
@@ -115,10 +120,16 @@ impl Application {
             },
         );
         let session_listener = accounts.session_change_listener();
-        let schema = graphql::build_schema(accounts.clone(), limiter, settings.introspection);
+        let schema = graphql::build_schema(SchemaDeps {
+            accounts: accounts.clone(),
+            limiter,
+            metrics: metrics.clone(),
+            introspection: settings.introspection,
+        });
         let state = AppState {
             schema,
             accounts,
+            metrics: settings.metrics.then_some(metrics),
             db: db.clone(),
             graphiql: settings.graphiql,
             trusted_proxies: settings.trusted_proxies.clone().into(),

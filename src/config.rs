@@ -144,6 +144,10 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_PASSWORD_MIN_LENGTH", default_value = "8", value_parser = clap::value_parser!(u8).range(8..=128))]
     pub password_min_length: u8,
 
+    /// Serve Prometheus metrics on `GET /metrics`.
+    #[arg(long, env = "LATCHKEY_METRICS", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub metrics: bool,
+
     /// Serve the GraphiQL playground on `GET /graphql`.
     #[arg(long, env = "LATCHKEY_GRAPHIQL", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub graphiql: bool,

@@ -13,6 +13,7 @@ pub mod entities;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod telemetry;
 pub mod throttle;
 

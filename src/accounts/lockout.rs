@@ -39,8 +39,9 @@ pub(super) async fn check(
 }
 
 /// Counts one failed login, locking the email once the free failures are spent. The increment
-/// is a single upsert, so concurrent failures on several instances are all counted.
-pub(super) async fn record_failure(db: &DatabaseConnection, email: &Email) -> Result<(), DbErr> {
+/// is a single upsert, so concurrent failures on several instances are all counted. Returns
+/// whether this failure locked the email.
+pub(super) async fn record_failure(db: &DatabaseConnection, email: &Email) -> Result<bool, DbErr> {
     use sea_orm::sea_query::ExprTrait as _;
 
     let now = Utc::now();
@@ -66,7 +67,8 @@ pub(super) async fn record_failure(db: &DatabaseConnection, email: &Email) -> Re
         .one(&txn)
         .await?
         .map_or(1, |row| row.failures);
-    if let Some(until) = lock_end(failures, now) {
+    let lock = lock_end(failures, now);
+    if let Some(until) = lock {
         login_attempt::Entity::update_many()
             .col_expr(login_attempt::Column::LockedUntil, Expr::value(until))
             .filter(login_attempt::Column::Email.eq(email.as_str()))
@@ -74,7 +76,8 @@ pub(super) async fn record_failure(db: &DatabaseConnection, email: &Email) -> Re
             .await?;
         tracing::warn!(failures, "too many failed logins; account locked");
     }
-    txn.commit().await
+    txn.commit().await?;
+    Ok(lock.is_some())
 }
 
 /// Forgets the failures of an email: after a successful login or password reset.

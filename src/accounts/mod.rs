@@ -30,6 +30,7 @@ use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
 use crate::entities::{refresh_token, session, user};
 use crate::mail::Outbox;
+use crate::metrics::Metrics;
 use crate::throttle::RateLimiter;
 
 /// The signed-in user behind a request: whose account, and which session the access token
@@ -66,6 +67,7 @@ pub struct AccountDeps {
     pub jwt: JwtKeys,
     pub outbox: Outbox,
     pub limiter: RateLimiter,
+    pub metrics: Metrics,
 }
 
 /// The account service. Cheap to clone: everything sits behind one `Arc`.
@@ -80,6 +82,7 @@ struct Inner {
     jwt: JwtKeys,
     outbox: Outbox,
     limiter: RateLimiter,
+    metrics: Metrics,
     sessions: session_cache::SessionCache,
     settings: AccountSettings,
     /// Reset requests for known and unknown emails alike are handed to a background worker, so
@@ -99,6 +102,7 @@ impl Accounts {
                 jwt: deps.jwt,
                 outbox: deps.outbox,
                 limiter: deps.limiter,
+                metrics: deps.metrics,
                 sessions: session_cache::SessionCache::default(),
                 settings,
                 reset_requests,

@@ -73,7 +73,10 @@ impl Accounts {
     pub async fn login(&self, email: &str, password: &str) -> Result<SignedIn, AccountError> {
         let email = Email::parse("email", email)?;
         // A locked email is refused before any password check, whether or not it has an account.
-        lockout::check(self.db(), &email).await??;
+        if let Err(locked) = lockout::check(self.db(), &email).await? {
+            self.inner.metrics.login("locked");
+            return Err(locked.into());
+        }
         let user = self.find_user_by_email(&email).await?;
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let verification = self
@@ -82,7 +85,10 @@ impl Accounts {
             .verify(SecretString::from(password.to_owned()), stored)
             .await?;
         let Some(user) = user.filter(|_| verification.matches) else {
-            lockout::record_failure(self.db(), &email).await?;
+            self.inner.metrics.login("invalid_credentials");
+            if lockout::record_failure(self.db(), &email).await? {
+                self.inner.metrics.lockout();
+            }
             tracing::info!("login refused");
             return Err(AccountError::InvalidCredentials);
         };
@@ -109,6 +115,7 @@ impl Accounts {
         lockout::clear(&txn, &user.email).await?;
         let signed_in = self.start_session(&txn, user).await?;
         txn.commit().await?;
+        self.inner.metrics.login("success");
         tracing::info!(user.id = %signed_in.user.id, "signed in");
         Ok(signed_in)
     }

@@ -4,6 +4,7 @@
 pub mod context;
 pub mod errors;
 mod guards;
+mod instrumentation;
 mod limits;
 mod mutation;
 mod query;
@@ -15,6 +16,7 @@ pub use self::context::{Authentication, RequestId};
 use self::mutation::Mutation;
 use self::query::Query;
 use crate::accounts::Accounts;
+use crate::metrics::Metrics;
 use crate::throttle::RateLimiter;
 
 pub type LatchkeySchema = Schema<Query, Mutation, EmptySubscription>;
@@ -31,14 +33,21 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
         .extension(limits::OperationLimits)
 }
 
+/// What the served schema needs besides its types.
+pub struct SchemaDeps {
+    pub accounts: Accounts,
+    pub limiter: RateLimiter,
+    pub metrics: Metrics,
+    pub introspection: bool,
+}
+
 /// The schema served by the server, with the account service and rate limiter attached.
-pub fn build_schema(
-    accounts: Accounts,
-    limiter: RateLimiter,
-    introspection: bool,
-) -> LatchkeySchema {
-    let builder = builder().data(accounts).data(limiter);
-    if introspection {
+pub fn build_schema(deps: SchemaDeps) -> LatchkeySchema {
+    let builder = builder()
+        .extension(instrumentation::Instrumentation(deps.metrics))
+        .data(deps.accounts)
+        .data(deps.limiter);
+    if deps.introspection {
         builder.finish()
     } else {
         builder.disable_introspection().finish()

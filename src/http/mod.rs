@@ -2,6 +2,7 @@
 //! layers every response passes through (limits, security headers, request ids, tracing).
 
 mod bearer;
+mod graphiql;
 mod graphql;
 mod health;
 
@@ -20,10 +21,11 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::accounts::Accounts;
 use crate::graphql::LatchkeySchema;
+use crate::metrics::Metrics;
 
 /// Request bodies larger than this are refused with 413 (security.md).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -37,6 +39,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct AppState {
     pub schema: LatchkeySchema,
     pub accounts: Accounts,
+    /// `None` when `LATCHKEY_METRICS=false`.
+    pub metrics: Option<Metrics>,
     pub db: DatabaseConnection,
     pub graphiql: bool,
     /// Peers whose `X-Forwarded-For` is believed.
@@ -57,7 +61,9 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
                     .and_then(|value| value.to_str().ok())
                     .unwrap_or_default();
                 tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-            }),
+            })
+            // One access-log line per request, at info, holding the span's request id.
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetResponseHeaderLayer::overriding(
@@ -72,8 +78,10 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
+        .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .with_state(state)
         .layer(layers);
 

@@ -147,6 +147,19 @@ pub(super) enum Retry {
     GiveUp,
 }
 
+/// Messages neither delivered nor given up, on every instance.
+///
+/// # Errors
+/// The database error.
+pub async fn pending_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait as _;
+    outbox::Entity::find()
+        .filter(outbox::Column::SentAt.is_null())
+        .filter(outbox::Column::FailedAt.is_null())
+        .count(db)
+        .await
+}
+
 pub(super) fn retry_plan(message: &outbox::Model, permanent: bool, now: DateTime<Utc>) -> Retry {
     if permanent || now - message.created_at > GIVE_UP_AFTER {
         return Retry::GiveUp;

@@ -16,6 +16,7 @@ use super::Outbox;
 use super::outbox::{self, Retry};
 use super::transport::{Delivered, Transport};
 use crate::entities::outbox::Model as OutboxMessage;
+use crate::metrics::Metrics;
 
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 const BATCH: u64 = 16;
@@ -25,6 +26,7 @@ pub struct MailWorker {
     pub transport: Transport,
     pub outbox: Outbox,
     pub from: Mailbox,
+    pub metrics: Metrics,
 }
 
 impl MailWorker {
@@ -76,6 +78,7 @@ impl MailWorker {
         };
         let recorded = match outcome {
             Ok(delivered) => {
+                self.metrics.mail("sent");
                 match delivered {
                     Delivered::Smtp => info!("mail delivered over SMTP"),
                     Delivered::File(path) => info!(file = %path.display(), "mail written to file"),
@@ -83,6 +86,7 @@ impl MailWorker {
                 outbox::mark_sent(&self.db, message.id).await
             }
             Err(error) => {
+                self.metrics.mail("failed");
                 let retry = outbox::retry_plan(&message, error.permanent, Utc::now());
                 match &retry {
                     Retry::At(when) => {

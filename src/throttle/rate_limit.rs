@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::RateLimited;
+use crate::metrics::Metrics;
 
 /// Beyond this many live keys, expired ones are swept; memory stays bounded under a flood of
 /// distinct addresses.
@@ -23,6 +24,17 @@ pub enum Limit {
 }
 
 impl Limit {
+    /// The label this limit carries in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::LoginPerAddress => "login_per_address",
+            Self::SignupPerAddress => "signup_per_address",
+            Self::ForgotPasswordPerAddress => "forgot_password_per_address",
+            Self::ForgotPasswordPerEmail => "forgot_password_per_email",
+            Self::ResetPasswordPerAddress => "reset_password_per_address",
+        }
+    }
+
     /// How many attempts, per how long.
     pub fn quota(self) -> (u32, Duration) {
         const MINUTE: Duration = Duration::from_secs(60);
@@ -46,9 +58,17 @@ struct Window {
 #[derive(Clone, Default)]
 pub struct RateLimiter {
     windows: Arc<Mutex<HashMap<(Limit, String), Window>>>,
+    metrics: Metrics,
 }
 
 impl RateLimiter {
+    pub fn new(metrics: Metrics) -> Self {
+        Self {
+            windows: Arc::default(),
+            metrics,
+        }
+    }
+
     /// Counts one attempt under `key` and refuses it when the window's quota is spent.
     ///
     /// # Errors
@@ -75,6 +95,7 @@ impl RateLimiter {
             };
         }
         if window.count >= quota {
+            self.metrics.rate_limited(limit.name());
             return Err(RateLimited {
                 retry_after: period.saturating_sub(now.duration_since(window.started)),
             });

@@ -174,3 +174,63 @@ fn http_status(address: &str, path: &str) -> u16 {
     stream.read_to_string(&mut response).unwrap();
     response.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
+
+#[test]
+fn json_logs_are_one_object_a_line_and_carry_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = latchkey(dir.path())
+        .env("LATCHKEY_LISTEN", "127.0.0.1:0")
+        .env("LATCHKEY_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let address = loop {
+        let line = lines.next().expect("a log line").unwrap();
+        let entry: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if let Some(rest) = entry["message"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("listening on http://"))
+        {
+            break rest.to_owned();
+        }
+    };
+
+    let request_id = response_header(&address, "/healthz", "x-request-id");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let line = loop {
+        let line = lines.next().expect("the access log line").unwrap();
+        let entry: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if entry["span"]["request_id"] == request_id.as_str() {
+            break line;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log line with request id {request_id}"
+        );
+    };
+    assert!(line.contains("/healthz"), "{line}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// One header of a plain GET's response, by hand.
+fn response_header(address: &str, path: &str, name: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .lines()
+        .find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no {name} in {response}"))
+}

@@ -19,6 +19,7 @@ mod logout;
 mod logs;
 mod mail_delivery;
 mod me;
+mod metrics;
 mod readiness;
 mod refresh_token;
 mod reset_password;
