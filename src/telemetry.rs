@@ -19,6 +19,7 @@ pub fn init(filter: &str, format: LogFormat) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .with_span_list(false)
             .init(),
     }
     if let Some(error) = bad_filter {
