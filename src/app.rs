@@ -18,14 +18,14 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
-use crate::graphql::SchemaDeps;
+use crate::db;
+use crate::graphql::{SchemaDeps, Schemas};
 use crate::http::{AppState, router};
 use crate::mail::Outbox;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
 use crate::metrics::Metrics;
 use crate::throttle::RateLimiter;
-use crate::{db, graphql};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -120,14 +120,14 @@ impl Application {
             },
         );
         let session_listener = accounts.session_change_listener();
-        let schema = graphql::build_schema(SchemaDeps {
+        let schemas = Schemas::build(SchemaDeps {
             accounts: accounts.clone(),
             limiter,
             metrics: metrics.clone(),
             introspection: settings.introspection,
         });
         let state = AppState {
-            schema,
+            schemas,
             accounts,
             metrics: settings.metrics.then_some(metrics),
             db: db.clone(),

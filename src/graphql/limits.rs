@@ -60,6 +60,24 @@ impl Extension for OperationLimitsExtension {
     }
 }
 
+/// Whether every operation of a document reads only `__schema`, `__type` or `__typename`. A
+/// cheap substring test spares ordinary documents the parse.
+pub fn is_introspection_only(query: &str) -> bool {
+    if !query.contains("__") {
+        return false;
+    }
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    document.operations.iter().all(|(_, operation)| {
+        let mut names = Vec::new();
+        root_field_names(&document, &operation.node.selection_set.node, &mut names, 0);
+        operation.node.ty == OperationType::Query
+            && !names.is_empty()
+            && names.iter().all(|name| name.starts_with("__"))
+    })
+}
+
 /// The names of the fields a selection set executes at its own level, looking through
 /// fragment spreads and inline fragments (aliases are ignored: they are what we count).
 fn root_field_names(
@@ -94,5 +112,24 @@ fn root_field_names(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_pure_introspection_documents_count_as_introspection() {
+        assert!(is_introspection_only("{ __schema { types { name } } }"));
+        assert!(is_introspection_only(
+            "query A { __type(name: \"User\") { name } } fragment F on Query { __typename }"
+        ));
+        assert!(!is_introspection_only(
+            "{ __schema { types { name } } me { email } }"
+        ));
+        assert!(!is_introspection_only("{ me { __typename } }"));
+        assert!(!is_introspection_only("mutation { __typename }"));
+        assert!(!is_introspection_only("{ __schema "));
     }
 }

@@ -55,9 +55,21 @@ pub async fn post_graphql(
             return request_error(&headers, StatusCode::BAD_REQUEST, &message);
         }
     };
-    if let BatchRequest::Batch(requests) = &batch
-        && requests.len() > MAX_BATCH
+    let requests: &[async_graphql::Request] = match &batch {
+        BatchRequest::Single(request) => std::slice::from_ref(request),
+        BatchRequest::Batch(requests) => requests,
+    };
+    if requests
+        .iter()
+        .any(|request| request.query.trim().is_empty())
     {
+        return request_error(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "A GraphQL request needs a `query`.",
+        );
+    }
+    if requests.len() > MAX_BATCH {
         return request_error(
             &headers,
             StatusCode::BAD_REQUEST,
@@ -111,7 +123,7 @@ async fn execute(
         .unwrap_or_default()
         .to_owned();
     let batch = batch.data(auth).data(client).data(RequestId(request_id));
-    let response = state.schema.execute_batch(batch).await;
+    let response = state.schemas.for_batch(&batch).execute_batch(batch).await;
     graphql_response(headers, &response)
 }
 

@@ -24,7 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::accounts::Accounts;
-use crate::graphql::LatchkeySchema;
+use crate::graphql::Schemas;
 use crate::metrics::Metrics;
 
 /// Request bodies larger than this are refused with 413 (security.md).
@@ -37,7 +37,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// What handlers share. Cheap to clone: every field is a handle.
 #[derive(Clone)]
 pub struct AppState {
-    pub schema: LatchkeySchema,
+    pub schemas: Schemas,
     pub accounts: Accounts,
     /// `None` when `LATCHKEY_METRICS=false`.
     pub metrics: Option<Metrics>,

@@ -179,25 +179,42 @@ async fn a_batch_of_more_than_10_operations_is_refused_with_400_and_runs_nothing
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 10);
 }
 
+/// `__schema > types > fields > type > ofType × n > name`: depth n + 5.
+fn deep_introspection(of_types: usize) -> String {
+    format!(
+        "__schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }}",
+        "ofType { ".repeat(of_types),
+        "} ".repeat(of_types)
+    )
+}
+
 #[tokio::test]
 async fn a_query_nested_deeper_than_10_is_refused() {
     let app = spawn_app().await;
-    // __schema > types > fields > type > ofType x 8 > name: depth 13.
-    let deep = format!(
-        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
-        "ofType { ".repeat(8),
-        "} ".repeat(8)
-    );
-
-    let body = app.graphql(&deep, json!({})).await;
-
+    // Depth 13 next to an ordinary field: the operation limits apply.
+    let body = app
+        .graphql(
+            &format!("{{ {} me {{ email }} }}", deep_introspection(8)),
+            json!({}),
+        )
+        .await;
     let message = refusal_message(&body);
     assert!(message.contains("nested too deep"), "{body}");
-    // A reasonable introspection query is fine.
+}
+
+#[tokio::test]
+async fn introspection_alone_may_nest_as_deep_as_tools_need_and_no_deeper() {
+    let app = spawn_app().await;
+    // graphql-js's standard introspection query nests about this deep.
     assert_no_errors(
-        &app.graphql("{ __schema { types { name } } }", json!({}))
+        &app.graphql(&format!("{{ {} }}", deep_introspection(8)), json!({}))
             .await,
     );
+    let body = app
+        .graphql(&format!("{{ {} }}", deep_introspection(20)), json!({}))
+        .await;
+    let message = refusal_message(&body);
+    assert!(message.contains("nested too deep"), "{body}");
 }
 
 #[tokio::test]

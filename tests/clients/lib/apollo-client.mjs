@@ -1,0 +1,71 @@
+// Apollo Client 4 against latchkey: attach the access token to every operation, and when the
+// server answers UNAUTHENTICATED (the access token expired or was revoked), trade the refresh
+// token for a new pair with the refreshToken mutation and retry the operation once. When the
+// refresh fails too, forget the tokens: the user is signed out.
+import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } from '@apollo/client';
+import { ErrorLink } from '@apollo/client/link/error';
+import { from, switchMap, throwError } from 'rxjs';
+import { REFRESH_TOKEN } from './operations.mjs';
+
+/**
+ * @param {object} options
+ * @param {string} options.uri the /graphql endpoint
+ * @param {ReturnType<import('./token-store.mjs').createTokenStore>} options.tokens
+ * @param {typeof fetch} [options.fetch]
+ */
+export function createApolloClient({ uri, tokens, fetch = globalThis.fetch }) {
+  // Runs before every request, retries included, so a retry carries the new access token.
+  const authLink = new ApolloLink((operation, forward) => {
+    const accessToken = tokens.get()?.accessToken;
+    if (accessToken) {
+      operation.setContext(({ headers = {} }) => ({
+        headers: { ...headers, Authorization: `Bearer ${accessToken}` },
+      }));
+    }
+    return forward(operation);
+  });
+
+  const refreshLink = new ErrorLink(({ error, operation, forward }) => {
+    const unauthenticated =
+      CombinedGraphQLErrors.is(error) &&
+      error.errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED');
+    if (!unauthenticated || operation.getContext().retriedAfterRefresh) return;
+    operation.setContext({ retriedAfterRefresh: true });
+    return from(refreshTokens()).pipe(
+      switchMap((refreshed) => (refreshed ? forward(operation) : throwError(() => error))),
+    );
+  });
+
+  const client = new ApolloClient({
+    link: ApolloLink.from([refreshLink, authLink, new HttpLink({ uri, fetch })]),
+    cache: new InMemoryCache(),
+  });
+
+  // One refresh at a time: operations failing together share it (the refresh token is single-use).
+  let refreshing = null;
+  function refreshTokens() {
+    refreshing ??= (async () => {
+      const refreshToken = tokens.get()?.refreshToken;
+      if (!refreshToken) return false;
+      try {
+        const { data } = await client.mutate({
+          mutation: gql(REFRESH_TOKEN),
+          variables: { refreshToken },
+          context: { retriedAfterRefresh: true },
+        });
+        tokens.set(data.refreshToken);
+        return true;
+      } catch {
+        // INVALID_TOKEN: the session is over (logged out, reset, or the token was reused).
+        // The app reacts to the store becoming empty (sign-in screen, client.clearStore()).
+        tokens.clear();
+        return false;
+      }
+    })().finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  }
+
+  return client;
+}

@@ -1,0 +1,11 @@
+// The GraphQL documents the client tests send, read from ../operations/*.graphql: the same
+// files graphql-codegen generates TypeScript types from.
+import { readFileSync } from 'node:fs';
+
+const read = (name) => readFileSync(new URL(`../operations/${name}.graphql`, import.meta.url), 'utf8');
+
+export const SIGNUP = read('signup');
+export const LOGIN = read('login');
+export const ME = read('me');
+export const REFRESH_TOKEN = read('refresh-token');
+export const LOGOUT = read('logout');

@@ -1,0 +1,43 @@
+// Compiled by `tsc --noEmit` after codegen: fails if the generated types lose the shapes the
+// client tests rely on.
+import type { User, AuthPayload } from '../generated/schema.js';
+import type {
+  LoginMutation,
+  LoginMutationVariables,
+  LogoutMutation,
+  MeQuery,
+  RefreshTokenMutation,
+  RefreshTokenMutationVariables,
+  SignupMutation,
+  SignupMutationVariables,
+} from '../generated/graphql.js';
+
+const user: Omit<User, '__typename'> = {
+  id: 'u1',
+  email: 'ada@example.com',
+  name: null,
+  emailVerified: false,
+  createdAt: '2026-01-01T00:00:00Z',
+  updatedAt: '2026-01-01T00:00:00Z',
+};
+const me: MeQuery['me'] = { ...user, name: user.name ?? null };
+
+const signupVariables: SignupMutationVariables = {
+  input: { email: 'ada@example.com', password: 'correct horse battery staple', name: 'Ada' },
+};
+const loginVariables: LoginMutationVariables = {
+  input: { email: 'ada@example.com', password: 'correct horse battery staple' },
+};
+const refreshVariables: RefreshTokenMutationVariables = { refreshToken: 'r' };
+
+const tokens = (payload: SignupMutation['signup'] | LoginMutation['login']) => ({
+  accessToken: payload.accessToken,
+  refreshToken: payload.refreshToken,
+  expiresIn: payload.expiresIn satisfies number,
+  email: payload.user.email,
+});
+const refreshed: Pick<AuthPayload, 'accessToken' | 'refreshToken' | 'expiresIn'> =
+  ({} as RefreshTokenMutation)['refreshToken'];
+const loggedOut: boolean = ({} as LogoutMutation).logout;
+
+export { me, signupVariables, loginVariables, refreshVariables, tokens, refreshed, loggedOut };
