@@ -1,0 +1,559 @@
+//! The run, in order: ceilings first (on an otherwise idle machine), then per database the
+//! small-table scenarios, then the server stopped, the table grown to a million users in bulk,
+//! and the big-table scenarios.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::load::{self, Plan, Workload};
+use crate::report::{self, Ceiling, Ceilings, LoadFigures, Row, Target};
+use crate::server::{self, Server};
+use crate::workloads::{ForgotPassword, Login, Me, Refresh, Signup, login_pool};
+use crate::{Config, Result, ceilings, seed};
+
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite,
+    Postgres(String),
+}
+
+/// The login flood that `me` is measured under, and the one that measures memory.
+const FLOOD_CONNECTIONS: usize = 64;
+const BIG_FLOOD_CONNECTIONS: usize = 1_000;
+/// Connections that log the token pool in.
+const POOL_CONNECTIONS: usize = 4;
+
+pub async fn run(config: Config) -> Result<()> {
+    let binary = server::latchkey_binary()?;
+    let hash = seed::password_hash()?;
+
+    eprintln!("ceilings: argon2id verify and hash on every core, then a bare axum handler");
+    let argon2_verify = {
+        let (hash, time) = (hash.clone(), config.argon2_time);
+        tokio::task::spawn_blocking(move || ceilings::argon2_verifications_per_second(&hash, time))
+            .await??
+    };
+    let time = config.argon2_time;
+    let argon2_hash =
+        tokio::task::spawn_blocking(move || ceilings::argon2_hashes_per_second(time)).await?;
+    let bare = bare_axum(&config).await?;
+    let ceilings = Ceilings {
+        argon2_verify,
+        argon2_hash,
+        bare_axum: bare.ok_per_second(),
+    };
+
+    let mut output = format!(
+        "Machine: {}\n\n{}\n\n",
+        report::machine(),
+        report::ceilings_line(&ceilings)
+    );
+    for (index, database) in config.databases.iter().enumerate() {
+        let (rows, targets) = run_database(database, index, &config, &binary, &hash, &ceilings)
+            .await
+            .map_err(|e| format!("{}: {e}", database.name()))?;
+        let mut all = vec![bare.clone()];
+        all.extend(rows);
+        output.push_str(&format!(
+            "### {}\n\n{}\n{}\n",
+            database.name(),
+            report::table(&all, &ceilings),
+            report::targets(&targets)
+        ));
+    }
+    println!("{output}");
+    Ok(())
+}
+
+impl Database {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
+/// The bare axum reference, loaded exactly like `me` (same requests, same connections).
+async fn bare_axum(config: &Config) -> Result<Row> {
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command.arg("bare-server");
+    let bare = Server::start(command, "the bare axum server")?;
+    let fake_token = "x".repeat(200); // about the length of a latchkey access token
+    let me = Arc::new(Me::new(&[fake_token]));
+    let row = measure_one(
+        &bare,
+        "bare axum handler (ceiling)",
+        me,
+        plan(config, config.connections),
+        None,
+    )
+    .await;
+    bare.stop();
+    row
+}
+
+fn plan(config: &Config, connections: usize) -> Plan {
+    Plan {
+        connections,
+        warmup: config.warmup,
+        duration: config.duration,
+    }
+}
+
+/// A temporary directory for one database's files, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn run_database(
+    database: &Database,
+    index: usize,
+    config: &Config,
+    binary: &Path,
+    hash: &str,
+    ceilings: &Ceilings,
+) -> Result<(Vec<Row>, Vec<Target>)> {
+    let scratch = Scratch(
+        std::env::temp_dir().join(format!("latchkey-bench-{}-{index}", std::process::id())),
+    );
+    std::fs::create_dir_all(&scratch.0)?;
+    let (url, postgres) = match database {
+        Database::Sqlite => {
+            let file = scratch.0.join("lk.db");
+            (format!("sqlite://{}?mode=rwc", file.display()), None)
+        }
+        Database::Postgres(admin_url) => {
+            let scratch_url = postgres::create_scratch(admin_url).await?;
+            (scratch_url.clone(), Some((admin_url.clone(), scratch_url)))
+        }
+    };
+    let outcome = scenarios(config, binary, &url, &scratch.0, hash, ceilings).await;
+    if let Some((admin_url, scratch_url)) = postgres {
+        postgres::drop_scratch(&admin_url, &scratch_url).await;
+    }
+    outcome
+}
+
+async fn scenarios(
+    config: &Config,
+    binary: &Path,
+    url: &str,
+    dir: &Path,
+    hash: &str,
+    ceilings: &Ceilings,
+) -> Result<(Vec<Row>, Vec<Target>)> {
+    let (small, big) = (config.small_users, config.big_users);
+    let small_label = users_label(small);
+    let big_label = users_label(big);
+    let conns = config.connections;
+    let mut rows = Vec::new();
+
+    // --- the small table ---
+    seed::seed_users(url, small, hash).await?;
+    let server = Server::start(server::latchkey_command(binary, url, dir), "latchkey")?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = Row::idle(
+        format!("idle, {small_label} users"),
+        server.memory().rss_kib,
+    );
+    rows.push(idle.clone());
+
+    eprintln!("logging in {} users for the token pool", config.token_pool);
+    let pool = login_pool(server.addr, small, config.token_pool, POOL_CONNECTIONS).await?;
+    // Refresh chains get sessions of their own, so that rotating them never touches the
+    // tokens `me` uses.
+    let chains = conns.min(pool.len() / 2);
+    let refresh_starts: Vec<String> = pool[..chains].iter().map(|s| s.refresh.clone()).collect();
+    let access: Vec<String> = pool[chains..].iter().map(|s| s.access.clone()).collect();
+    let me = Arc::new(Me::new(&access));
+
+    let run = |name: String, workload: Arc<dyn Workload>, connections: usize, ceiling| {
+        let server = &server;
+        async move { measure_one(server, &name, workload, plan(config, connections), ceiling).await }
+    };
+    let me_small = run(
+        format!("me, {small_label} users"),
+        me.clone(),
+        conns,
+        Some(Ceiling::BareAxum),
+    )
+    .await?;
+    let login_small = run(
+        format!("login, {small_label} users"),
+        Arc::new(Login { users: small }),
+        conns,
+        Some(Ceiling::Argon2Verify),
+    )
+    .await?;
+    let signup = run(
+        "signup".into(),
+        Arc::new(Signup),
+        conns,
+        Some(Ceiling::Argon2Hash),
+    )
+    .await?;
+    let refresh = run(
+        "refreshToken".into(),
+        Arc::new(Refresh {
+            starts: refresh_starts,
+        }),
+        conns,
+        None,
+    )
+    .await?;
+    let flood = measure(
+        &server,
+        vec![
+            (
+                format!("me during a {FLOOD_CONNECTIONS}-connection login flood"),
+                me.clone() as Arc<dyn Workload>,
+                plan(config, conns),
+                Some(Ceiling::BareAxum),
+            ),
+            (
+                format!("login flood ({FLOOD_CONNECTIONS} connections) beside me"),
+                Arc::new(Login { users: small }),
+                plan(config, FLOOD_CONNECTIONS),
+                Some(Ceiling::Argon2Verify),
+            ),
+        ],
+    )
+    .await?;
+    rows.extend([
+        me_small.clone(),
+        login_small.clone(),
+        signup.clone(),
+        refresh,
+    ]);
+    rows.extend(flood.iter().cloned());
+    server.stop();
+
+    // --- the big table, seeded while the server is stopped ---
+    eprintln!("seeding {big_label} users");
+    seed::seed_users(url, big, hash).await?;
+    let server = Server::start(server::latchkey_command(binary, url, dir), "latchkey")?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    rows.push(Row::idle(
+        format!("idle, {big_label} users"),
+        server.memory().rss_kib,
+    ));
+    eprintln!("logging in {} users for the token pool", config.token_pool);
+    let pool = login_pool(server.addr, big, config.token_pool, POOL_CONNECTIONS).await?;
+    let access: Vec<String> = pool.iter().map(|s| s.access.clone()).collect();
+    let run = |name: String, workload: Arc<dyn Workload>, connections: usize, ceiling| {
+        let server = &server;
+        async move { measure_one(server, &name, workload, plan(config, connections), ceiling).await }
+    };
+    let me_big = run(
+        format!("me, {big_label} users"),
+        Arc::new(Me::new(&access)),
+        conns,
+        Some(Ceiling::BareAxum),
+    )
+    .await?;
+    let login_big = run(
+        format!("login, {big_label} users"),
+        Arc::new(Login { users: big }),
+        conns,
+        Some(Ceiling::Argon2Verify),
+    )
+    .await?;
+    let big_flood = run(
+        format!("login flood, {BIG_FLOOD_CONNECTIONS} connections"),
+        Arc::new(Login { users: big }),
+        BIG_FLOOD_CONNECTIONS,
+        Some(Ceiling::Argon2Verify),
+    )
+    .await?;
+    // Last: the reset requests it queues are still being worked off when it ends.
+    let forgot = run(
+        format!("forgotPassword, {big_label} users"),
+        Arc::new(ForgotPassword { users: big }),
+        conns,
+        Some(Ceiling::BareAxum),
+    )
+    .await?;
+    server.stop();
+    rows.extend([
+        me_big.clone(),
+        login_big.clone(),
+        big_flood.clone(),
+        forgot.clone(),
+    ]);
+
+    let targets = targets(&Figures {
+        ceilings,
+        me: &me_small,
+        login: &login_small,
+        signup: &signup,
+        forgot: &forgot,
+        me_flood: &flood[0],
+        login_flood: &flood[1],
+        me_big: &me_big,
+        login_big: &login_big,
+        idle: &idle,
+        big_flood: &big_flood,
+    });
+    Ok((rows, targets))
+}
+
+fn users_label(users: u64) -> String {
+    report::rate(users as f64)
+}
+
+async fn measure_one(
+    server: &Server,
+    name: &str,
+    workload: Arc<dyn Workload>,
+    plan: Plan,
+    ceiling: Option<Ceiling>,
+) -> Result<Row> {
+    let mut rows = measure(server, vec![(name.to_owned(), workload, plan, ceiling)]).await?;
+    Ok(rows.remove(0))
+}
+
+/// One load driver of a scenario: its row's name, what it sends, how, and its ceiling.
+type Driver = (String, Arc<dyn Workload>, Plan, Option<Ceiling>);
+
+/// Runs the drivers side by side against `server`, and reads its peak memory and the CPU both
+/// processes used meanwhile.
+async fn measure(server: &Server, drivers: Vec<Driver>) -> Result<Vec<Row>> {
+    eprintln!(
+        "measuring: {}",
+        drivers
+            .iter()
+            .map(|d| d.0.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    );
+    let mut connections = Vec::with_capacity(drivers.len());
+    for (_, _, plan, _) in &drivers {
+        connections.push(load::connect(server.addr, plan).await?);
+    }
+    // CPU and memory are read from here on: the load, not the connection set-up.
+    server.reset_peak();
+    let sampler = RssSampler::start(server.pid());
+    let (server_cpu, own_cpu, started) = (
+        server.cpu_time(),
+        server::cpu_time_of("self"),
+        Instant::now(),
+    );
+    let runs: Vec<_> = drivers
+        .iter()
+        .zip(connections)
+        .map(|((_, workload, plan, _), connections)| {
+            tokio::spawn(load::run(
+                server.addr,
+                connections,
+                Arc::clone(workload),
+                *plan,
+            ))
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for run in runs {
+        outcomes.push(run.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let server_cores = (server.cpu_time() - server_cpu).as_secs_f64() / elapsed;
+    let bench_cores = (server::cpu_time_of("self") - own_cpu).as_secs_f64() / elapsed;
+    let peak = sampler.stop().max(server.memory().hwm_kib);
+    let rows = drivers
+        .into_iter()
+        .zip(outcomes)
+        .map(|((name, _, plan, ceiling), outcome)| Row {
+            scenario: name,
+            load: Some(LoadFigures {
+                connections: plan.connections,
+                ok_per_second: outcome.successes_per_second(),
+                p50: outcome.quantile(0.50),
+                p99: outcome.quantile(0.99),
+                errors: outcome.errors,
+                completed: outcome.completed,
+                server_cores,
+                bench_cores,
+            }),
+            peak_rss_kib: peak,
+            ceiling,
+        })
+        .collect();
+    // Let background work a scenario left behind (mail, session writes) settle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(rows)
+}
+
+/// Samples the server's resident set every 50 ms on its own thread, keeping the maximum:
+/// together with the kernel's `VmHWM` this catches the peak even where clear_refs fails.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let (flag, max) = (Arc::clone(&stop), Arc::clone(&peak));
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                max.fetch_max(server::memory_of(pid).rss_kib, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Self { stop, peak, thread }
+    }
+
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+struct Figures<'a> {
+    ceilings: &'a Ceilings,
+    me: &'a Row,
+    login: &'a Row,
+    signup: &'a Row,
+    forgot: &'a Row,
+    me_flood: &'a Row,
+    login_flood: &'a Row,
+    me_big: &'a Row,
+    login_big: &'a Row,
+    idle: &'a Row,
+    big_flood: &'a Row,
+}
+
+/// The numbers to reach, each measured.
+fn targets(f: &Figures) -> Vec<Target> {
+    let share = |row: &Row, ceiling: f64| row.ok_per_second() / ceiling;
+    let percent = |x: f64| format!("{:.0} %", 100.0 * x);
+    let login = share(f.login, f.ceilings.argon2_verify);
+    let signup = share(f.signup, f.ceilings.argon2_hash);
+    let me = share(f.me, f.ceilings.bare_axum);
+    let forgot = share(f.forgot, f.ceilings.bare_axum);
+    let p99_factor = f.me_flood.p99().as_secs_f64() / f.me.p99().as_secs_f64().max(1e-9);
+    let flood_logins = share(f.login_flood, f.ceilings.argon2_verify);
+    // At fixed concurrency the time per request is the inverse of the throughput.
+    let slower = |small: &Row, big: &Row| small.ok_per_second() / big.ok_per_second().max(1e-9);
+    let me_growth = slower(f.me, f.me_big);
+    let login_growth = slower(f.login, f.login_big);
+    let idle_mib = f.idle.peak_rss_kib as f64 / 1024.0;
+    let flood_mib = f.big_flood.peak_rss_kib as f64 / 1024.0;
+    vec![
+        Target {
+            goal: "login ≥ 90 % of argon2 verify ceiling",
+            measured: percent(login),
+            met: login >= 0.9,
+        },
+        Target {
+            goal: "signup ≥ 90 % of argon2 hash ceiling",
+            measured: percent(signup),
+            met: signup >= 0.9,
+        },
+        Target {
+            goal: "me ≥ 30 % of bare axum",
+            measured: percent(me),
+            met: me >= 0.3,
+        },
+        Target {
+            goal: "forgotPassword ≥ 25 % of bare axum",
+            measured: percent(forgot),
+            met: forgot >= 0.25,
+        },
+        Target {
+            goal: "me p99 during 64-way login flood < 3× alone",
+            measured: format!(
+                "{:.1}× ({} vs {}); logins meanwhile {} of argon2 ceiling",
+                p99_factor,
+                report::millis(f.me_flood.p99()),
+                report::millis(f.me.p99()),
+                percent(flood_logins)
+            ),
+            met: p99_factor < 3.0,
+        },
+        Target {
+            goal: "me: big table ≤ 1.2× time per request of small",
+            measured: format!("{me_growth:.2}×"),
+            met: me_growth <= 1.2,
+        },
+        Target {
+            goal: "login: big table ≤ 1.2× time per request of small",
+            measured: format!("{login_growth:.2}×"),
+            met: login_growth <= 1.2,
+        },
+        Target {
+            goal: "idle RSS ≤ 20 MB",
+            measured: format!("{idle_mib:.1} MiB"),
+            met: idle_mib <= 20.0,
+        },
+        Target {
+            goal: "RSS under 1 000-connection login flood ≤ 150 MB",
+            measured: format!("{flood_mib:.1} MiB"),
+            met: flood_mib <= 150.0,
+        },
+    ]
+}
+
+/// A scratch database on the given PostgreSQL server, so that the run starts empty and leaves
+/// nothing behind.
+mod postgres {
+    use latchkey::sea_orm::{ConnectionTrait as _, Database};
+
+    use crate::Result;
+
+    fn name() -> String {
+        format!("latchkey_bench_{}", std::process::id())
+    }
+
+    /// `url` with its database replaced by `database`.
+    fn with_database(url: &str, database: &str) -> Result<String> {
+        let authority = url.find("://").ok_or("a PostgreSQL URL needs a scheme")? + 3;
+        let path = url[authority..]
+            .find('/')
+            .map_or(url.len(), |i| authority + i);
+        let query = url[path..].find('?').map_or(url.len(), |i| path + i);
+        Ok(format!("{}/{database}{}", &url[..path], &url[query..]))
+    }
+
+    pub async fn create_scratch(url: &str) -> Result<String> {
+        let admin = Database::connect(url).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {}", name()))
+            .await
+            .map_err(|e| format!("cannot create a scratch database (needs CREATEDB): {e}"))?;
+        admin.close().await?;
+        with_database(url, &name())
+    }
+
+    pub async fn drop_scratch(admin_url: &str, _scratch_url: &str) {
+        let Ok(admin) = Database::connect(admin_url).await else {
+            return;
+        };
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", name()))
+            .await;
+        let _ = admin.close().await;
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_database_is_swapped_in_the_url() {
+            let swap = |url| super::with_database(url, "x").unwrap();
+            assert_eq!(
+                swap("postgres://u:p@h:5432/app?sslmode=disable"),
+                "postgres://u:p@h:5432/x?sslmode=disable"
+            );
+            assert_eq!(swap("postgres://u@h"), "postgres://u@h/x");
+        }
+    }
+}
