@@ -71,13 +71,8 @@ impl Application {
             settings.access_token_ttl,
         );
         let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        // Building the pool computes the dummy hash: a blocking argon2 run.
-        let hasher = tokio::task::spawn_blocking(move || {
-            PasswordHasher::new(PasswordHasher::default_params(), workers)
-        })
-        .await
-        .map_err(|e| StartupError::Config(format!("password hashing pool: {e}")))?
-        .map_err(|e| StartupError::Config(e.to_string()))?;
+        let hasher = PasswordHasher::new(PasswordHasher::default_params(), workers)
+            .map_err(|e| StartupError::Config(format!("password hashing pool: {e}")))?;
 
         let metrics = Metrics::default();
         let outbox = Outbox::default();

@@ -46,11 +46,34 @@ impl Accounts {
             .map_err(|_| AccountError::Internal("the reset worker has stopped".into()))
     }
 
-    /// The part of `forgot_password` that depends on whether the account exists.
-    async fn issue_reset_token(&self, email: &Email) -> Result<(), AccountError> {
-        let Some(user) = self.find_user_by_email(email).await? else {
-            return Ok(());
-        };
+    /// The part of `forgot_password` that depends on whether the account exists, for a batch
+    /// of requests in one transaction: under a flood the worker commits many requests at once
+    /// instead of paying one commit each.
+    async fn issue_reset_tokens(&self, emails: &[Email]) -> Result<(), AccountError> {
+        let txn = db::begin_write(self.db()).await?;
+        let mut issued = 0;
+        for email in emails {
+            let owner = user::Entity::find()
+                .filter(user::Column::Email.eq(email.as_str()))
+                .one(&txn)
+                .await?;
+            if let Some(owner) = owner {
+                self.issue_reset_token(&txn, owner).await?;
+                issued += 1;
+            }
+        }
+        txn.commit().await?;
+        if issued > 0 {
+            self.inner.outbox.wake();
+        }
+        Ok(())
+    }
+
+    async fn issue_reset_token<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        owner: user::Model,
+    ) -> Result<(), AccountError> {
         let token = OpaqueToken::generate();
         let now = Utc::now();
         let ttl = self.inner.settings.reset_ttl;
@@ -62,33 +85,29 @@ impl Accounts {
         let mail = templates::render(
             MailKind::PasswordReset,
             &json!({
-                "name": user.name,
-                "email": user.email,
+                "name": owner.name,
+                "email": owner.email,
                 "link": link,
                 "valid_minutes": ttl.as_secs().div_ceil(60),
             }),
         )?;
-
-        let txn = db::begin_write(self.db()).await?;
         // One live reset token per user: a newer request kills the older ones.
-        kill_reset_tokens(&txn, user.id).await?;
+        kill_reset_tokens(txn, owner.id).await?;
         password_reset_token::ActiveModel {
             id: Set(Uuid::new_v4()),
-            user_id: Set(user.id),
+            user_id: Set(owner.id),
             token_hash: Set(token.digest),
             created_at: Set(now),
             expires_at: Set(now + chrono_duration(ttl)),
             used_at: Set(None),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
         self.inner
             .outbox
-            .enqueue(&txn, Some(user.id), &user.email, mail)
+            .enqueue(txn, Some(owner.id), &owner.email, mail)
             .await?;
-        txn.commit().await?;
-        self.inner.outbox.wake();
-        tracing::info!(user.id = %user.id, "password reset requested");
+        tracing::info!(user.id = %owner.id, "password reset requested");
         Ok(())
     }
 
@@ -189,6 +208,10 @@ pub struct ResetRequestWorker {
     pending: mpsc::Receiver<Email>,
 }
 
+/// Requests committed together at most; large enough to amortise a commit, small enough to keep
+/// one transaction short.
+const BATCH: usize = 256;
+
 impl ResetRequestWorker {
     pub(super) fn new(accounts: Accounts, pending: mpsc::Receiver<Email>) -> Self {
         Self { accounts, pending }
@@ -196,24 +219,38 @@ impl ResetRequestWorker {
 
     /// Runs until `shutdown` turns true, then finishes the requests already accepted.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut batch = Vec::with_capacity(BATCH);
         loop {
             tokio::select! {
-                request = self.pending.recv() => match request {
-                    Some(email) => self.carry_out(&email).await,
-                    None => return,
-                },
+                received = self.pending.recv_many(&mut batch, BATCH) => {
+                    if received == 0 {
+                        return;
+                    }
+                    self.carry_out(&mut batch).await;
+                }
                 _ = shutdown.changed() => break,
             }
         }
         self.pending.close();
-        while let Some(email) = self.pending.recv().await {
-            self.carry_out(&email).await;
+        while self.pending.recv_many(&mut batch, BATCH).await > 0 {
+            self.carry_out(&mut batch).await;
         }
     }
 
-    async fn carry_out(&self, email: &Email) {
-        if let Err(error) = self.accounts.issue_reset_token(email).await {
-            tracing::error!(%error, source = ?std::error::Error::source(&error), "could not issue a password reset token");
+    /// Commits the batch at once; should that fail, each request on its own, so that one bad
+    /// request cannot take the others down with it.
+    async fn carry_out(&self, batch: &mut Vec<Email>) {
+        if self.accounts.issue_reset_tokens(batch).await.is_err() {
+            for email in batch.iter() {
+                if let Err(error) = self
+                    .accounts
+                    .issue_reset_tokens(std::slice::from_ref(email))
+                    .await
+                {
+                    tracing::error!(%error, source = ?std::error::Error::source(&error), "could not issue a password reset token");
+                }
+            }
         }
+        batch.clear();
     }
 }

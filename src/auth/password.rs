@@ -5,13 +5,13 @@
 //! bound. So at most `workers` hashes run at once, each on its own OS thread, and callers wait
 //! asynchronously for a permit before their job is even queued.
 
+use std::cell::RefCell;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 
-use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
-};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::{Semaphore, oneshot};
 use tracing::Span;
@@ -45,8 +45,9 @@ struct Inner {
     permits: Semaphore,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     /// A real hash of a random password: login with an unknown email verifies against it so
-    /// that it costs the same as a wrong password.
-    dummy_hash: String,
+    /// that it costs the same as a wrong password. Made on first use, on a hashing thread, so
+    /// that an idle server holds no argon2 memory.
+    dummy_hash: Arc<OnceLock<String>>,
 }
 
 impl Drop for Inner {
@@ -67,7 +68,7 @@ impl PasswordHasher {
     /// Starts `workers` hashing threads (at least one).
     ///
     /// # Errors
-    /// If the dummy hash cannot be computed, which only a broken parameter set causes.
+    /// If a thread cannot be started.
     pub fn new(params: Params, workers: usize) -> Result<Self, HashError> {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
@@ -82,14 +83,12 @@ impl PasswordHasher {
                 })
                 .map_err(|e| HashError::Argon2(e.to_string()))?;
         }
-        let dummy_password = crate::auth::opaque_token::OpaqueToken::generate().token;
-        let dummy_hash = hash_with(&params, dummy_password.as_bytes())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
                 permits: Semaphore::new(workers),
                 jobs: Mutex::new(Some(sender)),
-                dummy_hash,
+                dummy_hash: Arc::default(),
             }),
         })
     }
@@ -115,19 +114,25 @@ impl PasswordHasher {
         stored: Option<String>,
     ) -> Result<Verification, HashError> {
         let account_exists = stored.is_some();
-        let stored = stored.unwrap_or_else(|| self.inner.dummy_hash.clone());
+        let dummy_hash = Arc::clone(&self.inner.dummy_hash);
         let params = self.inner.params.clone();
         let verification = self
             .run(move || {
+                let stored = stored.unwrap_or_else(|| {
+                    dummy_hash
+                        .get_or_init(|| {
+                            let password = crate::auth::opaque_token::OpaqueToken::generate().token;
+                            hash_with(&params, password.as_bytes()).unwrap_or_default()
+                        })
+                        .clone()
+                });
                 let Ok(parsed) = PasswordHash::new(&stored) else {
                     return Verification {
                         matches: false,
                         needs_rehash: false,
                     };
                 };
-                let matches = argon2_for(&params)
-                    .verify_password(password.expose_secret().as_bytes(), &parsed)
-                    .is_ok();
+                let matches = verify_with(&parsed, password.expose_secret().as_bytes());
                 Verification {
                     matches,
                     needs_rehash: matches && is_weaker(&parsed, &params),
@@ -197,11 +202,60 @@ fn argon2_for(params: &Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
 }
 
+thread_local! {
+    /// This hashing thread's argon2 working memory, kept from one hash to the next. Allocating
+    /// and freeing 19 MiB per hash leaves the allocator hoarding the freed buffers (hundreds of
+    /// MiB after a few hundred logins); one buffer per thread bounds it at threads × 19 MiB.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+fn with_memory<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+    MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        work(&mut memory[..blocks])
+    })
+}
+
 fn hash_with(params: &Params, password: &[u8]) -> Result<String, HashError> {
-    argon2_for(params)
-        .hash_password(password)
-        .map(|hash| hash.to_string())
-        .map_err(|e| HashError::Argon2(e.to_string()))
+    let failed = |e: &dyn std::fmt::Display| HashError::Argon2(e.to_string());
+    let salt = argon2::password_hash::generate_salt();
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    with_memory(params.block_count(), |memory| {
+        argon2_for(params).hash_password_into_with_memory(password, &salt, &mut output, memory)
+    })
+    .map_err(|e| failed(&e))?;
+    let hash = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| failed(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| failed(&e))?),
+        hash: Some(Output::new(&output).map_err(|e| failed(&e))?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Recomputes the stored hash's output with its own algorithm, version, parameters and salt,
+/// and compares in constant time (`Output`'s equality).
+fn verify_with(stored: &PasswordHash, password: &[u8]) -> bool {
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::new(stored.algorithm.as_str()),
+        Params::try_from(stored),
+        stored.salt.as_ref(),
+        stored.hash.as_ref(),
+    ) else {
+        return false;
+    };
+    let Ok(version) = stored.version.map_or(Ok(Version::V0x13), Version::try_from) else {
+        return false;
+    };
+    let mut output = vec![0u8; expected.len()];
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let computed = with_memory(params.block_count(), |memory| {
+        argon2.hash_password_into_with_memory(password, salt.as_ref(), &mut output, memory)
+    });
+    computed.is_ok() && Output::new(&output).is_ok_and(|actual| actual == *expected)
 }
 
 /// A stored hash is weaker when it is not argon2id or any cost is below the configured one.
@@ -244,6 +298,30 @@ mod tests {
             .await
             .unwrap();
         assert!(right.matches && !wrong.matches);
+    }
+
+    #[test]
+    fn hashes_from_the_reference_implementation_verify_and_ours_parse_there() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let reference = argon2_for(&cheap())
+            .hash_password(b"correct horse")
+            .unwrap()
+            .to_string();
+        assert!(verify_with(
+            &PasswordHash::new(&reference).unwrap(),
+            b"correct horse"
+        ));
+        assert!(!verify_with(
+            &PasswordHash::new(&reference).unwrap(),
+            b"wrong horse"
+        ));
+        let ours = hash_with(&cheap(), b"correct horse").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            argon2_for(&cheap())
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
     }
 
     #[tokio::test]

@@ -1,17 +1,21 @@
-//! Per-operation metrics: every root field executed is counted with its outcome (`ok` or its
-//! error code) and timed, the same granularity as throttling.
+//! The schema's one extension (each extension costs a boxed future per field, so there is only
+//! one): document limits checked right after parsing, and per-operation metrics, every root
+//! field executed counted with its outcome (`ok` or its error code) and timed, the same
+//! granularity as throttling.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo,
 };
-use async_graphql::{ServerResult, Value};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{ServerResult, Value, Variables};
 
 use crate::metrics::Metrics;
 
-pub struct Instrumentation(pub Metrics);
+/// `None` for the SDL printer's schema, which never executes anything.
+pub struct Instrumentation(pub Option<Metrics>);
 
 impl ExtensionFactory for Instrumentation {
     fn create(&self) -> Arc<dyn Extension> {
@@ -19,19 +23,31 @@ impl ExtensionFactory for Instrumentation {
     }
 }
 
-struct InstrumentationExtension(Metrics);
+struct InstrumentationExtension(Option<Metrics>);
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for InstrumentationExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        super::limits::check_document(&document)?;
+        Ok(document)
+    }
+
     async fn resolve(
         &self,
         ctx: &ExtensionContext<'_>,
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_some() {
+        let Some(metrics) = self.0.as_ref().filter(|_| info.path_node.parent.is_none()) else {
             return next.run(ctx, info).await;
-        }
+        };
         // The schema's field name, not the client's alias: a closed set of label values.
         let operation = info.name.to_owned();
         let started = Instant::now();
@@ -48,8 +64,7 @@ impl Extension for InstrumentationExtension {
                 })
                 .unwrap_or_else(|| "error".to_owned()),
         };
-        self.0
-            .operation(&operation, &outcome, started.elapsed().as_secs_f64());
+        metrics.operation(&operation, &outcome, started.elapsed().as_secs_f64());
         result
     }
 }

@@ -2,62 +2,44 @@
 //! a mutation, and at most one of them checking credentials. Without these, one request could
 //! carry a hundred aliased `login`s.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::ServerError;
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, Variables};
 
 pub const MAX_ROOT_MUTATION_FIELDS: usize = 10;
 /// Fields that verify a password or a secret token.
 const CREDENTIAL_FIELDS: [&str; 4] = ["login", "resetPassword", "updateMe", "deleteMe"];
 
-pub struct OperationLimits;
-
-impl ExtensionFactory for OperationLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationLimitsExtension)
-    }
-}
-
-struct OperationLimitsExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for OperationLimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        for (_, operation) in document.operations.iter() {
-            if operation.node.ty != OperationType::Mutation {
-                continue;
-            }
-            let mut names = Vec::new();
-            root_field_names(&document, &operation.node.selection_set.node, &mut names, 0);
-            if names.len() > MAX_ROOT_MUTATION_FIELDS {
-                return Err(ServerError::new(
-                    format!("A mutation may hold at most {MAX_ROOT_MUTATION_FIELDS} fields."),
-                    None,
-                ));
-            }
-            if names
-                .iter()
-                .filter(|name| CREDENTIAL_FIELDS.contains(&name.as_str()))
-                .count()
-                > 1
-            {
-                return Err(ServerError::new(
-                    "A mutation may check credentials at most once (login, resetPassword, updateMe or deleteMe).",
-                    None,
-                ));
-            }
+/// Refuses a document whose mutations exceed the root-field limits. Called from the schema's
+/// extension (`instrumentation`) right after parsing, before anything executes.
+///
+/// # Errors
+/// The refusal, as a request error.
+pub fn check_document(document: &ExecutableDocument) -> Result<(), ServerError> {
+    for (_, operation) in document.operations.iter() {
+        if operation.node.ty != OperationType::Mutation {
+            continue;
         }
-        Ok(document)
+        let mut names = Vec::new();
+        root_field_names(document, &operation.node.selection_set.node, &mut names, 0);
+        if names.len() > MAX_ROOT_MUTATION_FIELDS {
+            return Err(ServerError::new(
+                format!("A mutation may hold at most {MAX_ROOT_MUTATION_FIELDS} fields."),
+                None,
+            ));
+        }
+        if names
+            .iter()
+            .filter(|name| CREDENTIAL_FIELDS.contains(&name.as_str()))
+            .count()
+            > 1
+        {
+            return Err(ServerError::new(
+                "A mutation may check credentials at most once (login, resetPassword, updateMe or deleteMe).",
+                None,
+            ));
+        }
     }
+    Ok(())
 }
 
 /// Whether every operation of a document reads only `__schema`, `__type` or `__typename`. A

@@ -34,7 +34,6 @@ fn builder(depth: usize, complexity: usize) -> SchemaBuilder<Query, Mutation, Em
     Schema::build(Query, Mutation::default(), EmptySubscription)
         .limit_depth(depth)
         .limit_complexity(complexity)
-        .extension(limits::OperationLimits)
 }
 
 /// What the served schema needs besides its types.
@@ -57,7 +56,7 @@ impl Schemas {
     pub fn build(deps: SchemaDeps) -> Self {
         let finish = |builder: SchemaBuilder<Query, Mutation, EmptySubscription>| {
             let builder = builder
-                .extension(instrumentation::Instrumentation(deps.metrics.clone()))
+                .extension(instrumentation::Instrumentation(Some(deps.metrics.clone())))
                 .data(deps.accounts.clone())
                 .data(deps.limiter.clone());
             if deps.introspection {
