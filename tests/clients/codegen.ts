@@ -7,7 +7,7 @@ if (!url) throw new Error('Set LATCHKEY_GRAPHQL_URL to a running latchkey /graph
 
 const config: CodegenConfig = {
   schema: url,
-  documents: ['operations/*.graphql'],
+  documents: ['../../docs/operations/*.graphql'],
   config: {
     strictScalars: true,
     scalars: { DateTime: 'string' },
@@ -16,7 +16,7 @@ const config: CodegenConfig = {
   generates: {
     // Every type of the schema: User, AuthPayload, the inputs, Query, Mutation.
     'generated/schema.ts': { plugins: ['typescript'] },
-    // The variables and results of operations/*.graphql (with the inputs they use).
+    // The variables and results of docs/operations/*.graphql (with the inputs they use).
     'generated/graphql.ts': { plugins: ['typescript-operations'] },
   },
 };

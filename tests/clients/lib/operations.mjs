@@ -1,8 +1,8 @@
-// The GraphQL documents the client tests send, read from ../operations/*.graphql: the same
-// files graphql-codegen generates TypeScript types from.
+// The GraphQL documents the client tests send, read from docs/operations/*.graphql: the ones the
+// docs show, and the files graphql-codegen generates TypeScript types from.
 import { readFileSync } from 'node:fs';
 
-const read = (name) => readFileSync(new URL(`../operations/${name}.graphql`, import.meta.url), 'utf8');
+const read = (name) => readFileSync(new URL(`../../../docs/operations/${name}.graphql`, import.meta.url), 'utf8');
 
 export const SIGNUP = read('signup');
 export const LOGIN = read('login');

@@ -15,5 +15,5 @@ for (const file of ['apollo-client.mjs', 'urql-client.mjs', 'fetch-client.mjs'])
 }
 
 test('docs/clients.md quotes the refresh mutation as tested', () => {
-  assert.ok(docs.includes(read('../operations/refresh-token.graphql').trim()));
+  assert.ok(docs.includes(read('../../../docs/operations/refresh-token.graphql').trim()));
 });
