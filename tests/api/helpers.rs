@@ -457,19 +457,23 @@ impl TestApp {
             .expect("the test can open the database")
     }
 
-    /// Runs `SELECT COUNT(*) AS n ...` style SQL and returns `n`.
-    pub async fn count(&self, sql: &str) -> i64 {
+    /// Runs raw SQL on a connection of its own and returns the rows.
+    async fn rows(&self, sql: &str) -> Vec<sea_orm::QueryResult> {
         let db = self.db().await;
+        let statement = Statement::from_string(db.get_database_backend(), sql.to_owned());
         let rows = db
-            .query_all_raw(Statement::from_string(
-                db.get_database_backend(),
-                sql.to_owned(),
-            ))
+            .query_all_raw(statement)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        let n = rows[0].try_get::<i64>("", "n").expect("a column `n`");
         db.close().await.ok();
-        n
+        rows
+    }
+
+    /// Runs `SELECT COUNT(*) AS n ...` style SQL and returns `n`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.rows(sql).await[0]
+            .try_get::<i64>("", "n")
+            .expect("a column `n`")
     }
 
     /// Polls `SELECT COUNT(*) AS n ...` until it answers `expected`, for writes the server makes
@@ -491,23 +495,14 @@ impl TestApp {
 
     /// Runs a query and returns the text column `value` of every row.
     pub async fn strings(&self, sql: &str) -> Vec<String> {
-        let db = self.db().await;
-        let rows = db
-            .query_all_raw(Statement::from_string(
-                db.get_database_backend(),
-                sql.to_owned(),
-            ))
+        self.rows(sql)
             .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        let values = rows
             .iter()
             .map(|row| {
                 row.try_get::<String>("", "value")
                     .expect("a column `value`")
             })
-            .collect();
-        db.close().await.ok();
-        values
+            .collect()
     }
 
     pub async fn user_count(&self, email: &str) -> i64 {
