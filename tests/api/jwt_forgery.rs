@@ -50,6 +50,11 @@ fn forge(header: &Header, claims: &Value, key: &[u8]) -> String {
     jsonwebtoken::encode(header, claims, &EncodingKey::from_secret(key)).expect("encodes")
 }
 
+/// A token with the right header and the server's own key: only `claims` can make it fail.
+fn forge_access(claims: &Value) -> String {
+    forge(&access_header(), claims, JWT_SECRET.as_bytes())
+}
+
 fn b64_json(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())
 }
@@ -101,11 +106,7 @@ async fn a_token_forged_with_the_servers_key_and_claims_for_a_live_session_works
     let app = spawn_app().await;
     let account = signed_up(&app).await;
 
-    let token = forge(
-        &access_header(),
-        &live_claims(&account),
-        JWT_SECRET.as_bytes(),
-    );
+    let token = forge_access(&live_claims(&account));
     let body = app.me(&token).await;
     assert_no_errors(&body);
     assert_eq!(body["data"]["me"]["id"], account.id());
@@ -118,10 +119,7 @@ async fn a_token_forged_with_the_servers_key_and_claims_for_a_live_session_works
     assert_no_errors(&app.me(&raw).await);
     // An nbf in the past is fine.
     let with_nbf = with(&live_claims(&account), json!({ "nbf": now() - 60 }));
-    assert_no_errors(
-        &app.me(&forge(&access_header(), &with_nbf, JWT_SECRET.as_bytes()))
-            .await,
-    );
+    assert_no_errors(&app.me(&forge_access(&with_nbf)).await);
 }
 
 #[tokio::test]
@@ -218,11 +216,7 @@ async fn a_wrong_or_missing_audience_or_issuer_is_refused() {
         ("no audience", json!({ "aud": null })),
         ("no issuer", json!({ "iss": null })),
     ] {
-        let token = forge(
-            &access_header(),
-            &with(&claims, changes),
-            JWT_SECRET.as_bytes(),
-        );
+        let token = forge_access(&with(&claims, changes));
         assert_refused(&app, &token, case).await;
     }
 }
@@ -241,11 +235,7 @@ async fn a_token_outside_its_lifetime_is_refused() {
         ("not before 120 s from now", json!({ "nbf": now() + 120 })),
         ("no exp", json!({ "exp": null })),
     ] {
-        let token = forge(
-            &access_header(),
-            &with(&claims, changes),
-            JWT_SECRET.as_bytes(),
-        );
+        let token = forge_access(&with(&claims, changes));
         assert_refused(&app, &token, case).await;
     }
 }
@@ -284,11 +274,7 @@ async fn a_token_missing_the_user_or_session_is_refused() {
         ("sub not a uuid", json!({ "sub": "admin" })),
         ("sid not a uuid", json!({ "sid": "*" })),
     ] {
-        let token = forge(
-            &access_header(),
-            &with(&claims, changes),
-            JWT_SECRET.as_bytes(),
-        );
+        let token = forge_access(&with(&claims, changes));
         assert_refused(&app, &token, case).await;
     }
 }
@@ -305,7 +291,7 @@ async fn a_validly_signed_token_for_a_revoked_session_is_refused() {
 
     assert_refused(&app, &account.access_token, "the real token").await;
     // A brand-new signature, new jti and later expiry change nothing: the session is over.
-    let token = forge(&access_header(), &claims, JWT_SECRET.as_bytes());
+    let token = forge_access(&claims);
     assert_refused(&app, &token, "forged for the revoked session").await;
 }
 
@@ -341,7 +327,7 @@ async fn a_validly_signed_token_pairing_a_user_with_someone_elses_session_is_ref
             ),
         ),
     ] {
-        let token = forge(&access_header(), &claims, JWT_SECRET.as_bytes());
+        let token = forge_access(&claims);
         assert_refused(&app, &token, case).await;
     }
     // Both real sessions are untouched.
