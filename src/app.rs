@@ -17,6 +17,7 @@ use crate::accounts::{
 use crate::auth::jwt::JwtKeys;
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
+use crate::auth::secret_box::{Purpose, SecretBox};
 use crate::config::Settings;
 use crate::db;
 use crate::graphql::{SchemaDeps, Schemas};
@@ -103,6 +104,10 @@ impl Application {
                 outbox,
                 limiter: limiter.clone(),
                 metrics: metrics.clone(),
+                successors: SecretBox::derive(
+                    secret.expose_secret().as_bytes(),
+                    Purpose::RefreshSuccessor,
+                ),
             },
             AccountSettings {
                 refresh_ttl: settings.refresh_token_ttl,

@@ -5,6 +5,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_accounts;
 mod m20261122_000002_login_attempts;
+mod m20261201_000004_guess_slots;
+mod m20261201_000005_refresh_successor;
 
 pub struct Migrator;
 
@@ -14,6 +16,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_accounts::Migration),
             Box::new(m20261122_000002_login_attempts::Migration),
+            Box::new(m20261201_000004_guess_slots::Migration),
+            Box::new(m20261201_000005_refresh_successor::Migration),
         ]
     }
 }

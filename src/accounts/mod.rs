@@ -28,6 +28,7 @@ use self::validation::{Email, PasswordPolicy};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
+use crate::auth::secret_box::SecretBox;
 use crate::entities::{refresh_token, session, user};
 use crate::mail::Outbox;
 use crate::metrics::Metrics;
@@ -68,6 +69,8 @@ pub struct AccountDeps {
     pub outbox: Outbox,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
+    /// Seals a rotated refresh token's successor for the reuse interval.
+    pub successors: SecretBox,
 }
 
 /// The account service. Cheap to clone: everything sits behind one `Arc`.
@@ -83,6 +86,7 @@ struct Inner {
     outbox: Outbox,
     limiter: RateLimiter,
     metrics: Metrics,
+    successors: SecretBox,
     sessions: session_cache::SessionCache,
     settings: AccountSettings,
     /// Reset requests for known and unknown emails alike are handed to a background worker, so
@@ -103,6 +107,7 @@ impl Accounts {
                 outbox: deps.outbox,
                 limiter: deps.limiter,
                 metrics: deps.metrics,
+                successors: deps.successors,
                 sessions: session_cache::SessionCache::default(),
                 settings,
                 reset_requests,
@@ -133,18 +138,19 @@ impl Accounts {
         }
         .insert(txn)
         .await?;
-        self.continue_session(txn, user, session_id).await
+        self.continue_session(txn, user, session_id, OpaqueToken::generate())
+            .await
     }
 
-    /// Adds a refresh token to an existing session and signs a new access token for it.
+    /// Adds `refresh` to an existing session and signs a new access token for it.
     async fn continue_session<C: ConnectionTrait>(
         &self,
         txn: &C,
         user: user::Model,
         session_id: Uuid,
+        refresh: OpaqueToken,
     ) -> Result<SignedIn, AccountError> {
         let now = Utc::now();
-        let refresh = OpaqueToken::generate();
         refresh_token::ActiveModel {
             id: Set(Uuid::new_v4()),
             session_id: Set(session_id),
@@ -152,6 +158,7 @@ impl Accounts {
             created_at: Set(now),
             expires_at: Set(now + chrono_duration(self.inner.settings.refresh_ttl)),
             used_at: Set(None),
+            successor_sealed: Set(None),
         }
         .insert(txn)
         .await?;

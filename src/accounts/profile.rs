@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait as _, EntityTrait as _, ModelTrait as _, Set};
 use secrecy::SecretString;
 use serde_json::json;
 
+use super::lockout;
 use super::password_reset::kill_reset_tokens;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
@@ -13,6 +14,7 @@ use super::{AccountError, Accounts, Caller};
 use crate::db;
 use crate::entities::user;
 use crate::mail::{MailKind, templates};
+use crate::throttle::{ClientAddr, Limit};
 
 /// What `updateMe` asks to change; `None` leaves a field as it is.
 #[derive(Default)]
@@ -45,6 +47,7 @@ impl Accounts {
         &self,
         caller: Caller,
         changes: ProfileChanges<'_>,
+        client: ClientAddr,
     ) -> Result<user::Model, AccountError> {
         let current = self.user_of(caller).await?;
         let name = changes
@@ -70,6 +73,12 @@ impl Accounts {
             })
             .transpose()?;
 
+        if email.is_some() {
+            // `EMAIL_TAKEN` tells whether an address has an account: as rationed as signup.
+            self.inner
+                .limiter
+                .hit(Limit::EmailChangePerAddress, &client.limiter_key())?;
+        }
         if email.is_some() || password.is_some() {
             let Some(current_password) = changes.current_password else {
                 return Err(FieldError::new(
@@ -78,17 +87,8 @@ impl Accounts {
                 )
                 .into());
             };
-            let verification = self
-                .inner
-                .hasher
-                .verify(
-                    SecretString::from(current_password.to_owned()),
-                    Some(current.password_hash.clone()),
-                )
+            self.check_current_password(&current, current_password, client)
                 .await?;
-            if !verification.matches {
-                return Err(AccountError::InvalidCredentials);
-            }
         }
         let password_hash = match password {
             Some(password) => Some(self.inner.hasher.hash(password.into_secret()).await?),
@@ -151,21 +151,17 @@ impl Accounts {
     /// Deletes the caller's account and everything of theirs (sessions, tokens, pending mail).
     ///
     /// # Errors
-    /// `InvalidCredentials` for a wrong password.
+    /// `InvalidCredentials` for a wrong password; `RateLimited` while guessing is locked out.
     #[tracing::instrument(skip_all, fields(user.id = %caller.user_id))]
-    pub async fn delete_me(&self, caller: Caller, password: &str) -> Result<(), AccountError> {
+    pub async fn delete_me(
+        &self,
+        caller: Caller,
+        password: &str,
+        client: ClientAddr,
+    ) -> Result<(), AccountError> {
         let current = self.user_of(caller).await?;
-        let verification = self
-            .inner
-            .hasher
-            .verify(
-                SecretString::from(password.to_owned()),
-                Some(current.password_hash.clone()),
-            )
+        self.check_current_password(&current, password, client)
             .await?;
-        if !verification.matches {
-            return Err(AccountError::InvalidCredentials);
-        }
         let txn = db::begin_write(self.db()).await?;
         // Sessions, tokens and undelivered mail go with the user (ON DELETE CASCADE).
         current.delete(&txn).await?;
@@ -173,6 +169,37 @@ impl Accounts {
         self.sessions_changed(SessionChange::User(caller.user_id))
             .await;
         tracing::info!("account deleted");
+        Ok(())
+    }
+
+    /// A signed-in user confirming a change with their password is one more password check for
+    /// whoever holds the access token: it is rationed exactly like `login` (per address, and
+    /// under the account's lockout), so a stolen access token cannot guess the password.
+    async fn check_current_password(
+        &self,
+        user: &user::Model,
+        password: &str,
+        client: ClientAddr,
+    ) -> Result<(), AccountError> {
+        self.inner
+            .limiter
+            .hit(Limit::LoginPerAddress, &client.limiter_key())?;
+        let slot = lockout::take_slot(self.db(), &user.email, client).await??;
+        let verification = self
+            .inner
+            .hasher
+            .verify(
+                SecretString::from(password.to_owned()),
+                Some(user.password_hash.clone()),
+            )
+            .await?;
+        if !verification.matches {
+            self.failed_password_check(&slot);
+            return Err(AccountError::InvalidCredentials);
+        }
+        let txn = db::begin_write(self.db()).await?;
+        slot.give_back(&txn).await?;
+        txn.commit().await?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use super::validation::{DisplayName, Email};
 use super::{AccountError, Accounts, SignedIn};
 use crate::db;
 use crate::entities::user;
+use crate::throttle::ClientAddr;
 
 impl Accounts {
     /// Creates an account and signs it in.
@@ -65,18 +66,28 @@ impl Accounts {
     }
 
     /// Signs in with email and password. Unknown emails and wrong passwords fail alike, and
-    /// both cost one argon2 verification.
+    /// both cost one argon2 verification, counted against the email from this client address
+    /// before it runs.
     ///
     /// # Errors
-    /// `InvalidCredentials`, or `InvalidInput` for an address that cannot be one.
+    /// `InvalidCredentials`; `RateLimited` while the address or the account is locked out;
+    /// `InvalidInput` for an address that cannot be one.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, email: &str, password: &str) -> Result<SignedIn, AccountError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: ClientAddr,
+    ) -> Result<SignedIn, AccountError> {
         let email = Email::parse("email", email)?;
-        // A locked email is refused before any password check, whether or not it has an account.
-        if let Err(locked) = lockout::check(self.db(), &email).await? {
-            self.inner.metrics.login("locked");
-            return Err(locked.into());
-        }
+        // Refused before any password check, whether or not the email has an account.
+        let slot = match lockout::take_slot(self.db(), email.as_str(), client).await? {
+            Ok(slot) => slot,
+            Err(locked) => {
+                self.inner.metrics.login("locked");
+                return Err(locked.into());
+            }
+        };
         let user = self.find_user_by_email(&email).await?;
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let verification = self
@@ -86,9 +97,7 @@ impl Accounts {
             .await?;
         let Some(user) = user.filter(|_| verification.matches) else {
             self.inner.metrics.login("invalid_credentials");
-            if lockout::record_failure(self.db(), &email).await? {
-                self.inner.metrics.lockout();
-            }
+            self.failed_password_check(&slot);
             tracing::info!("login refused");
             return Err(AccountError::InvalidCredentials);
         };
@@ -112,12 +121,22 @@ impl Accounts {
             }
             None => user,
         };
-        lockout::clear(&txn, &user.email).await?;
+        slot.give_back(&txn).await?;
         let signed_in = self.start_session(&txn, user).await?;
         txn.commit().await?;
         self.inner.metrics.login("success");
         tracing::info!(user.id = %signed_in.user.id, "signed in");
         Ok(signed_in)
+    }
+
+    /// Records what a failed password check means beyond its refusal: the lockout it caused.
+    pub(super) fn failed_password_check(&self, slot: &lockout::GuessSlot) {
+        if slot.locked_on_failure() {
+            self.inner.metrics.lockout();
+            tracing::warn!(
+                "too many failed password checks from one address; it is locked out of the account"
+            );
+        }
     }
 
     pub(super) async fn find_user_by_email(

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::session_events::SessionChange;
 use super::{AccountError, Accounts, Caller, SignedIn, chrono_duration};
-use crate::auth::opaque_token;
+use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
 use crate::entities::{refresh_token, session, user};
 
@@ -47,9 +47,10 @@ impl Accounts {
     }
 
     /// Trades a refresh token for a new pair. The presented token is used up; presenting it
-    /// again later is taken as theft and ends the whole session, except within the reuse
-    /// interval, where it yields a fresh pair for the same session (several tabs refreshing
-    /// at once).
+    /// again later is taken as theft and ends the whole session. Within the reuse interval
+    /// (several tabs refreshing at once) it is answered with the successor already issued, never
+    /// a new one: a session has one live refresh chain at any time, so a thief replaying a token
+    /// joins the owner's chain and is caught at the next rotation instead of starting their own.
     ///
     /// # Errors
     /// `InvalidToken` for an unknown, expired, revoked or reused token.
@@ -76,35 +77,98 @@ impl Accounts {
             return Err(AccountError::InvalidToken);
         }
 
-        // Use the token up with a conditional update: of concurrent refreshes, one wins.
+        // Use the token up with a conditional update: of concurrent refreshes, one wins, and
+        // leaves its successor (sealed, bound to this row) for the others to be answered with.
+        let successor = OpaqueToken::generate();
+        let interval = chrono_duration(self.inner.settings.refresh_reuse_interval);
+        let sealed = (!interval.is_zero()).then(|| {
+            self.inner
+                .successors
+                .seal(successor.token.as_bytes(), token.id.as_bytes())
+        });
         let used_now = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+            .col_expr(refresh_token::Column::SuccessorSealed, Expr::value(sealed))
             .filter(refresh_token::Column::Id.eq(token.id))
             .filter(refresh_token::Column::UsedAt.is_null())
             .exec(&txn)
             .await?
             .rows_affected
             == 1;
-        if !used_now {
-            let used_at = refresh_token::Entity::find_by_id(token.id)
-                .one(&txn)
-                .await?
-                .and_then(|t| t.used_at)
-                .unwrap_or(now);
-            let interval = chrono_duration(self.inner.settings.refresh_reuse_interval);
-            let within_grace = !interval.is_zero() && now - used_at <= interval;
-            if !within_grace {
+        if used_now {
+            forget_successors(&txn, session.id, now - interval).await?;
+            let signed_in = self
+                .continue_session(&txn, owner, session.id, successor)
+                .await?;
+            txn.commit().await?;
+            return Ok(signed_in);
+        }
+
+        match self.live_successor(&txn, token.id, now).await? {
+            Some(live) => {
+                txn.commit().await?;
+                let access = self.inner.jwt.issue(owner.id, session.id)?;
+                Ok(SignedIn {
+                    access_token: access.token,
+                    refresh_token: live,
+                    expires_in: access.expires_in,
+                    user: owner,
+                })
+            }
+            None => {
                 revoke_session(&txn, session.id).await?;
                 txn.commit().await?;
                 self.sessions_changed(SessionChange::Session(session.id))
                     .await;
                 tracing::warn!(user.id = %owner.id, session.id = %session.id, "refresh token reused; session revoked");
-                return Err(AccountError::InvalidToken);
+                Err(AccountError::InvalidToken)
             }
         }
-        let signed_in = self.continue_session(&txn, owner, session.id).await?;
-        txn.commit().await?;
-        Ok(signed_in)
+    }
+
+    /// The live refresh token of the chain that `used` (already rotated away) belongs to, if
+    /// every rotation from `used` on happened within the reuse interval. `None` means the
+    /// replay came too late: theft.
+    async fn live_successor<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        used: Uuid,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Option<String>, AccountError> {
+        let interval = chrono_duration(self.inner.settings.refresh_reuse_interval);
+        let mut current = refresh_token::Entity::find_by_id(used).one(txn).await?;
+        // A chain rotated more often than this within one interval is no browser's doing.
+        for _ in 0..MAX_GRACE_HOPS {
+            let Some(token) = current else {
+                return Ok(None);
+            };
+            let (Some(used_at), Some(sealed)) = (token.used_at, token.successor_sealed) else {
+                return Ok(None);
+            };
+            if now - used_at > interval {
+                return Ok(None);
+            }
+            let Ok(successor) = self.inner.successors.open(&sealed, token.id.as_bytes()) else {
+                tracing::warn!(
+                    "a sealed refresh successor does not open (was the secret changed?)"
+                );
+                return Ok(None);
+            };
+            let Ok(successor) = String::from_utf8(successor) else {
+                return Ok(None);
+            };
+            let next = refresh_token::Entity::find()
+                .filter(refresh_token::Column::TokenHash.eq(opaque_token::digest(&successor)))
+                .one(txn)
+                .await?;
+            if let Some(next) = &next
+                && next.used_at.is_none()
+            {
+                return Ok((next.expires_at > now).then_some(successor));
+            }
+            current = next;
+        }
+        Ok(None)
     }
 
     /// Ends the session a refresh token belongs to. Unknown and already revoked tokens are
@@ -130,6 +194,29 @@ impl Accounts {
         }
         Ok(())
     }
+}
+
+/// Steps of a chain followed to answer a replay within the reuse interval.
+const MAX_GRACE_HOPS: usize = 8;
+
+/// Erases the sealed successors of a session's tokens rotated before `before`: they are kept
+/// for the reuse interval only.
+async fn forget_successors<C: ConnectionTrait>(
+    txn: &C,
+    session_id: Uuid,
+    before: chrono::DateTime<Utc>,
+) -> Result<(), AccountError> {
+    refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::SuccessorSealed,
+            Expr::value(Option::<Vec<u8>>::None),
+        )
+        .filter(refresh_token::Column::SessionId.eq(session_id))
+        .filter(refresh_token::Column::SuccessorSealed.is_not_null())
+        .filter(refresh_token::Column::UsedAt.lt(before))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 async fn revoke_session<C: ConnectionTrait>(txn: &C, session_id: Uuid) -> Result<(), AccountError> {

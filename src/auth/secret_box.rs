@@ -92,9 +92,10 @@ impl SecretBox {
             return Err(Unopenable);
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
+        let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| Unopenable)?;
         self.cipher
             .decrypt(
-                XNonce::from_slice(nonce),
+                &XNonce::from(nonce),
                 Payload {
                     msg: ciphertext,
                     aad: context,

@@ -1,6 +1,7 @@
 //! sea-orm entities: the shape of each table and nothing else. Business rules live in
 //! `accounts`, and no entity is ever handed to the GraphQL layer as-is.
 
+pub mod account_guess;
 pub mod login_attempt;
 pub mod outbox;
 pub mod password_reset_token;

@@ -1,6 +1,8 @@
 use sea_orm::entity::prelude::*;
 
-/// A refresh token, known only by its SHA-256 digest. `used_at` is set when it is rotated away.
+/// A refresh token, known only by its SHA-256 digest. `used_at` is set when it is rotated away;
+/// `successor_sealed` then holds the token that replaced it, sealed under the master secret, for
+/// the reuse interval only.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "refresh_tokens")]
 pub struct Model {
@@ -12,6 +14,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Blob", nullable)]
+    pub successor_sealed: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@ use async_graphql::Context;
 
 use super::errors::internal_error;
 use crate::accounts::Caller;
+use crate::throttle::ClientAddr;
 
 /// The outcome of checking the request's bearer token.
 #[derive(Debug, Clone, Copy)]
@@ -36,4 +37,15 @@ pub fn require_caller(ctx: &Context<'_>) -> async_graphql::Result<Caller> {
             Err(internal_error(ctx, "the access token could not be checked"))
         }
     }
+}
+
+/// The client address the HTTP layer resolved, which password checks are counted under. Fails
+/// closed: without it, nothing rationed per address may run.
+///
+/// # Errors
+/// An internal error when the request carries no client address.
+pub fn client_addr(ctx: &Context<'_>) -> async_graphql::Result<ClientAddr> {
+    ctx.data_opt::<ClientAddr>()
+        .copied()
+        .ok_or_else(|| internal_error(ctx, "the request carries no client address"))
 }

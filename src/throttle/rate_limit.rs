@@ -16,11 +16,15 @@ const MAX_KEYS: usize = 100_000;
 /// The limits of security.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Limit {
+    /// Password checks: `login`, and the current-password checks of `updateMe` and `deleteMe`.
     LoginPerAddress,
     SignupPerAddress,
     ForgotPasswordPerAddress,
     ForgotPasswordPerEmail,
     ResetPasswordPerAddress,
+    /// `updateMe` with a new email: its `EMAIL_TAKEN` says whether an address has an account,
+    /// so it is rationed like `signup`.
+    EmailChangePerAddress,
 }
 
 impl Limit {
@@ -32,6 +36,7 @@ impl Limit {
             Self::ForgotPasswordPerAddress => "forgot_password_per_address",
             Self::ForgotPasswordPerEmail => "forgot_password_per_email",
             Self::ResetPasswordPerAddress => "reset_password_per_address",
+            Self::EmailChangePerAddress => "email_change_per_address",
         }
     }
 
@@ -45,6 +50,7 @@ impl Limit {
             Self::ForgotPasswordPerAddress => (20, HOUR),
             Self::ForgotPasswordPerEmail => (5, HOUR),
             Self::ResetPasswordPerAddress => (30, HOUR),
+            Self::EmailChangePerAddress => (20, HOUR),
         }
     }
 }

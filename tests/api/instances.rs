@@ -237,17 +237,13 @@ async fn failed_logins_on_both_instances_count_towards_one_lockout() {
     for i in 0..10 {
         let instance = if i % 2 == 0 { &a } else { &b };
         let body = instance
-            .login(
-                &format!("10.3.{i}.1"),
-                "ada@example.com",
-                "not the password",
-            )
+            .login("10.3.0.1", "ada@example.com", "not the password")
             .await;
         assert_eq!(error_code(&body), "INVALID_CREDENTIALS");
     }
     for instance in [&a, &b] {
         let body = instance
-            .login("10.4.0.1", "ada@example.com", PASSWORD)
+            .login("10.3.0.1", "ada@example.com", PASSWORD)
             .await;
         assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
         assert!(
@@ -257,6 +253,31 @@ async fn failed_logins_on_both_instances_count_towards_one_lockout() {
                 >= 1
         );
     }
+    // The guesser locked out only their own address: the owner signs in from theirs.
+    let owner = b.login("10.4.0.1", "ada@example.com", PASSWORD).await;
+    assert!(owner["data"]["login"].is_object(), "{owner}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_spread_over_both_instances_run_at_most_ten_password_checks() {
+    let Some((a, b, _smtp)) = two_instances(&[]).await else {
+        return;
+    };
+    a.signup("10.0.0.1", "ada@example.com").await;
+
+    let answers = join_all((0..24).map(|i| {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        instance.login("10.5.0.1", "ada@example.com", "not the password")
+    }))
+    .await;
+
+    let codes: Vec<&str> = answers.iter().map(|body| error_code(body)).collect();
+    let checked = codes
+        .iter()
+        .filter(|c| **c == "INVALID_CREDENTIALS")
+        .count();
+    let refused = codes.iter().filter(|c| **c == "RATE_LIMITED").count();
+    assert_eq!((checked, refused), (10, 14), "{codes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

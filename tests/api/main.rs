@@ -9,6 +9,7 @@ mod smtp_sink;
 mod cli;
 mod delete_me;
 mod graphql_limits;
+mod guessing;
 mod hostile_input;
 mod http;
 mod http_hardening;

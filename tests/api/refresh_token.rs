@@ -70,7 +70,7 @@ async fn reuse_revokes_only_the_session_it_happened_in() {
 }
 
 #[tokio::test]
-async fn within_the_reuse_interval_the_just_rotated_token_yields_a_fresh_working_pair() {
+async fn within_the_reuse_interval_the_just_rotated_token_yields_the_same_successor() {
     let app = spawn_app().await; // 10 s reuse interval
     let account = app.signup("ada@example.com", PASSWORD).await;
     let (first_access, first_refresh) = tokens_of(
@@ -80,12 +80,68 @@ async fn within_the_reuse_interval_the_just_rotated_token_yields_a_fresh_working
 
     let body = app.refresh_raw(&account.refresh_token).await;
 
+    // A second tab gets the chain's one live refresh token, never a second chain.
     let (second_access, second_refresh) = tokens_of(&body, "refreshToken");
-    assert_ne!(second_refresh, first_refresh);
+    assert_eq!(second_refresh, first_refresh);
     assert_eq!(body["data"]["refreshToken"]["user"]["id"], account.id());
     assert_no_errors(&app.me(&second_access).await);
     assert_no_errors(&app.me(&first_access).await);
-    tokens_of(&app.refresh_raw(&second_refresh).await, "refreshToken");
+    let (_, third_refresh) = tokens_of(&app.refresh_raw(&second_refresh).await, "refreshToken");
+    // Replaying the first token still lands on the chain's head.
+    let again = app.refresh_raw(&account.refresh_token).await;
+    assert_eq!(tokens_of(&again, "refreshToken").1, third_refresh);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_parallel_refreshes_with_one_token_all_get_the_one_successor() {
+    let app = spawn_app().await; // 10 s reuse interval
+    let account = app.signup("ada@example.com", PASSWORD).await;
+
+    let answers = async_graphql::futures_util::future::join_all(
+        (0..20).map(|_| app.refresh_raw(&account.refresh_token)),
+    )
+    .await;
+
+    let mut successors: Vec<String> = answers
+        .iter()
+        .map(|body| tokens_of(body, "refreshToken").1)
+        .collect();
+    successors.dedup();
+    assert_eq!(successors.len(), 1, "one live chain: {successors:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM refresh_tokens").await,
+        2,
+        "the signup's token and its one successor"
+    );
+}
+
+#[tokio::test]
+async fn a_token_replayed_after_the_interval_ends_the_chain_it_joined() {
+    let app = spawn_app_with(AppOptions {
+        refresh_reuse_interval: "1s",
+        ..AppOptions::default()
+    })
+    .await;
+    let account = app.signup("ada@example.com", PASSWORD).await;
+    let (owner_access, owner_refresh) = tokens_of(
+        &app.refresh_raw(&account.refresh_token).await,
+        "refreshToken",
+    );
+    // A thief replaying the stolen token at once joins the owner's chain...
+    let (_, thief_refresh) = tokens_of(
+        &app.refresh_raw(&account.refresh_token).await,
+        "refreshToken",
+    );
+    assert_eq!(thief_refresh, owner_refresh);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // ...and the next replay after the interval is theft: the whole session ends.
+    assert_error(
+        &app.refresh_raw(&account.refresh_token).await,
+        "INVALID_TOKEN",
+    );
+    assert_access_revoked(&app, &owner_access).await;
+    assert_refresh_revoked(&app, &owner_refresh).await;
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 use async_graphql::{Context, Object};
 
 use crate::accounts::{Accounts, ProfileChanges};
-use crate::graphql::context::require_caller;
+use crate::graphql::context::{client_addr, require_caller};
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::types::{UpdateMeInput, User};
 
@@ -17,6 +17,7 @@ impl AccountMutation {
         input: UpdateMeInput,
     ) -> async_graphql::Result<User> {
         let caller = require_caller(ctx)?;
+        let client = client_addr(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         let changes = ProfileChanges {
             name: input.name.as_deref(),
@@ -25,7 +26,7 @@ impl AccountMutation {
             current_password: input.current_password.as_deref(),
         };
         accounts
-            .update_me(caller, changes)
+            .update_me(caller, changes, client)
             .await
             .or_graphql(ctx)
             .map(User::from)
@@ -38,9 +39,10 @@ impl AccountMutation {
         #[graphql(desc = "The account's current password.")] password: String,
     ) -> async_graphql::Result<bool> {
         let caller = require_caller(ctx)?;
+        let client = client_addr(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .delete_me(caller, &password)
+            .delete_me(caller, &password, client)
             .await
             .or_graphql(ctx)
             .map(|()| true)

@@ -1,6 +1,7 @@
 use async_graphql::{Context, Object};
 
 use crate::accounts::Accounts;
+use crate::graphql::context::client_addr;
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::guards::Throttled;
 use crate::graphql::types::{AuthPayload, LoginInput, SignupInput};
@@ -33,9 +34,10 @@ impl SessionMutation {
         ctx: &Context<'_>,
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
+        let client = client_addr(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .login(&input.email, &input.password)
+            .login(&input.email, &input.password, client)
             .await
             .or_graphql(ctx)
             .map(AuthPayload::from)
