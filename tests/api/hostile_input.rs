@@ -59,6 +59,7 @@ async fn hostile_emails_are_bad_user_input_in_every_operation() {
         "ada\u{202E}@x.io",
         "ada@x.io, evil@x.io",
         "Ada <ada@x.io>",
+        "\"<b>x</b>\"@example.com",
     ] {
         let signup = app.signup_raw(email, PASSWORD, None).await;
         assert_not_internal(&signup);
