@@ -34,6 +34,7 @@ fn context(id: Uuid, recipient: &str) -> Vec<u8> {
     context
 }
 
+/// `body` sealed for the row `id` addressed to `recipient`.
 pub fn seal(secret_box: &SecretBox, id: Uuid, recipient: &str, body: &MailBody) -> Vec<u8> {
     let plaintext = serde_json::to_vec(body).expect("strings always serialise to JSON");
     secret_box.seal(&plaintext, &context(id, recipient))

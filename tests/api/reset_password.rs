@@ -1,3 +1,4 @@
+use latchkey::sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -267,4 +268,28 @@ async fn reset_mail_to_an_unverified_address_carries_no_name_chosen_at_signup() 
             assert!(!part.contains("evil.example"), "{part}");
         }
     }
+}
+
+#[tokio::test]
+async fn reset_mail_to_a_verified_address_greets_its_owner_by_name() {
+    let app = spawn_app().await;
+    assert_no_errors(
+        &app.signup_raw("ada@example.com", PASSWORD, Some("Ada Lovelace"))
+            .await,
+    );
+    // No operation verifies an address yet; the database stands in for one.
+    let db = app.db().await;
+    db.execute_unprepared("UPDATE users SET email_verified = true")
+        .await
+        .expect("the user can be marked verified");
+    db.close().await.ok();
+
+    app.forgot_password("ada@example.com").await;
+    let mail = app
+        .smtp
+        .wait_for_mail("ada@example.com", SUBJECT_RESET, MAIL_TIMEOUT)
+        .await;
+
+    assert!(mail.text.contains("Hello Ada Lovelace,"), "{}", mail.text);
+    assert!(mail.html.contains("Hello Ada Lovelace,"), "{}", mail.html);
 }
