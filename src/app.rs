@@ -76,7 +76,7 @@ impl Application {
             .map_err(|e| StartupError::Config(format!("password hashing pool: {e}")))?;
 
         let metrics = Metrics::default();
-        let outbox = Outbox::default();
+        let outbox = Outbox::new(secret.expose_secret().as_bytes());
         let transport = match &settings.smtp_url {
             Some(url) => Transport::smtp(url)
                 .map_err(|e| StartupError::Config(format!("LATCHKEY_SMTP_URL {e}")))?,

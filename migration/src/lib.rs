@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_accounts;
 mod m20261122_000002_login_attempts;
+mod m20261201_000003_sealed_outbox;
 mod m20261201_000004_guess_slots;
 mod m20261201_000005_refresh_successor;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_accounts::Migration),
             Box::new(m20261122_000002_login_attempts::Migration),
+            Box::new(m20261201_000003_sealed_outbox::Migration),
             Box::new(m20261201_000004_guess_slots::Migration),
             Box::new(m20261201_000005_refresh_successor::Migration),
         ]

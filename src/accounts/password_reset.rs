@@ -85,7 +85,7 @@ impl Accounts {
         let mail = templates::render(
             MailKind::PasswordReset,
             &json!({
-                "name": owner.name,
+                "name": templates::account_text(owner.name.as_deref(), owner.email_verified),
                 "email": owner.email,
                 "link": link,
                 "valid_minutes": ttl.as_secs().div_ceil(60),
@@ -145,7 +145,7 @@ impl Accounts {
         let password_hash = self.inner.hasher.hash(password.into_secret()).await?;
         let mail = templates::render(
             MailKind::PasswordChanged,
-            &json!({"name": owner.name, "email": owner.email}),
+            &json!({"name": templates::account_text(owner.name.as_deref(), owner.email_verified), "email": owner.email}),
         )?;
 
         let txn = db::begin_write(self.db()).await?;

@@ -103,7 +103,7 @@ impl Accounts {
         if let Some(email) = &email {
             active.email = Set(email.as_str().to_owned());
             active.email_verified = Set(false);
-            let notice = json!({"name": current.name, "old_email": current.email, "new_email": email.as_str()});
+            let notice = json!({"name": templates::account_text(current.name.as_deref(), current.email_verified), "old_email": current.email, "new_email": templates::account_text(Some(email.as_str()), current.email_verified)});
             mails.push((
                 current.email.clone(),
                 templates::render(MailKind::EmailChanged, &notice)?,
@@ -111,7 +111,7 @@ impl Accounts {
         }
         if let Some(hash) = &password_hash {
             active.password_hash = Set(hash.clone());
-            let notice = json!({"name": current.name, "email": effective_email.as_str()});
+            let notice = json!({"name": templates::account_text(current.name.as_deref(), current.email_verified && email.is_none()), "email": effective_email.as_str()});
             mails.push((
                 effective_email.as_str().to_owned(),
                 templates::render(MailKind::PasswordChanged, &notice)?,

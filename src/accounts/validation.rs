@@ -28,8 +28,11 @@ pub const PASSWORD_MIN_CHARS: usize = 8;
 pub const PASSWORD_MAX_CHARS: usize = 128;
 pub const NAME_MAX_CHARS: usize = 100;
 
-/// An email address: trimmed, lower-cased (addresses compare case-insensitively), at most 254
-/// characters, and parseable as a mailbox so it can never inject a mail header.
+/// An email address in one canonical spelling, so that look-alikes cannot make second accounts:
+/// trimmed, NFKC-normalised (fullwidth `ａｄｍｉｎ` is `admin`), lower-cased, its domain in ASCII
+/// (IDN labels as punycode), at most 254 characters. Only addresses valid under the WHATWG
+/// "valid email address" rule (what `<input type=email>` accepts: an ASCII local part, no quoted
+/// strings) that lettre can also deliver to are accepted, so it can never inject a mail header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -41,34 +44,42 @@ impl Email {
         if trimmed.is_empty() {
             return Err(FieldError::new(field, "Enter an email address."));
         }
+        let too_long = || FieldError::new(field, "An email address has at most 254 characters.");
+        // Checked before normalising too, to bound the work a huge input can cause.
         if trimmed.chars().count() > EMAIL_MAX_CHARS {
-            return Err(FieldError::new(
-                field,
-                "An email address has at most 254 characters.",
-            ));
+            return Err(too_long());
         }
-        let normalised = trimmed.to_lowercase();
         let invalid =
             || FieldError::new(field, "Enter a valid email address, like name@example.com.");
-        if normalised
+        if trimmed
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c))
         {
             return Err(invalid());
         }
-        let (local, domain) = normalised.rsplit_once('@').ok_or_else(invalid)?;
-        if local.is_empty()
-            || domain.is_empty()
-            || !domain.contains('.')
-            || domain.starts_with('.')
-            || domain.ends_with('.')
+        let folded = trimmed.nfkc().collect::<String>().to_lowercase();
+        let (local, domain) = folded.rsplit_once('@').ok_or_else(invalid)?;
+        if !is_web_form_local_part(local) {
+            return Err(invalid());
+        }
+        let domain = idna::domain_to_ascii_strict(domain).map_err(|_| invalid())?;
+        // A numeric last label would make the domain an IPv4 address: no top-level domain is.
+        let numeric_top = domain
+            .rsplit('.')
+            .next()
+            .is_some_and(|top| top.bytes().all(|b| b.is_ascii_digit()));
+        if !domain.contains('.') || numeric_top || !domain.split('.').all(is_web_form_domain_label)
         {
             return Err(invalid());
         }
-        normalised
+        let canonical = format!("{local}@{domain}");
+        if canonical.chars().count() > EMAIL_MAX_CHARS {
+            return Err(too_long());
+        }
+        canonical
             .parse::<lettre::Address>()
             .map_err(|_| invalid())?;
-        Ok(Self(normalised))
+        Ok(Self(canonical))
     }
 
     pub fn as_str(&self) -> &str {
@@ -194,6 +205,25 @@ impl DisplayName {
     }
 }
 
+/// The local part of the WHATWG "valid email address" rule: one or more of these ASCII characters.
+fn is_web_form_local_part(local: &str) -> bool {
+    !local.is_empty()
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&b))
+}
+
+/// A domain label of the WHATWG rule: 1 to 63 ASCII letters, digits and inner hyphens.
+fn is_web_form_domain_label(label: &str) -> bool {
+    let bytes = label.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && bytes.first() != Some(&b'-')
+        && bytes.last() != Some(&b'-')
+}
+
 /// Bidirectional overrides and marks, zero-width characters and the BOM: invisible characters
 /// that change how text around them reads.
 fn is_invisible_format(c: char) -> bool {
@@ -232,6 +262,63 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(Email::parse("email", &long).is_err());
+    }
+
+    #[test]
+    fn look_alike_spellings_of_an_email_are_one_address() {
+        assert_eq!(
+            email("\u{FF41}\u{FF44}\u{FF4D}\u{FF49}\u{FF4E}@example.com").as_str(),
+            "admin@example.com"
+        );
+        assert_eq!(
+            email("ADMIN@\u{FF45}xample.com").as_str(),
+            "admin@example.com"
+        );
+        // The Kelvin sign folds to a plain k.
+        assert_eq!(email("\u{212A}en@example.com").as_str(), "ken@example.com");
+    }
+
+    #[test]
+    fn internationalised_domains_are_kept_as_punycode() {
+        assert_eq!(
+            email("Ada@B\u{FC}cher.Example").as_str(),
+            "ada@xn--bcher-kva.example"
+        );
+        assert_eq!(
+            email("ada@xn--bcher-kva.example").as_str(),
+            "ada@xn--bcher-kva.example"
+        );
+    }
+
+    #[test]
+    fn only_addresses_a_web_form_accepts_are_valid() {
+        for raw in [
+            "o'brien+tag@example.ie",
+            "first.last@sub.example.com",
+            "x!#$%&*/=?^_`{|}~-@example.com",
+            "user@a-b.example",
+        ] {
+            assert!(Email::parse("email", raw).is_ok(), "{raw:?}");
+        }
+        for raw in [
+            "\"<b>x</b>\"@example.com",
+            "\"ada\"@example.com",
+            "j\u{F6}rg@example.com",
+            "ada(comment)@example.com",
+            "ada@-example.com",
+            "ada@example-.com",
+            "ada@exa_mple.com",
+            "ada@example..com",
+            "ada@example.com.",
+            "ada@[127.0.0.1]",
+            "ada@127.0.0.1",
+            ".ada@example.com",
+            "ada..lovelace@example.com",
+        ] {
+            assert!(Email::parse("email", raw).is_err(), "{raw:?}");
+        }
+        let label = "a".repeat(64);
+        assert!(Email::parse("email", &format!("ada@{label}.com")).is_err());
     }
 
     fn check(raw: &str, owner: &Email) -> Result<NewPassword, FieldError> {

@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// A message waiting for (or done with) delivery. Written in the transaction that causes it.
+/// A message waiting for (or done with) delivery. Written in the transaction that causes it;
+/// once done, only what operations needs stays (recipient, kind, times, attempts, last error).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbox")]
 pub struct Model {
@@ -9,11 +10,17 @@ pub struct Model {
     pub user_id: Option<Uuid>,
     pub recipient: String,
     pub kind: String,
+    /// Plaintext subject and bodies: only mail written before bodies were sealed, while it waits;
+    /// empty for everything else.
     pub subject: String,
     #[sea_orm(column_type = "Text")]
     pub text_body: String,
     #[sea_orm(column_type = "Text")]
     pub html_body: String,
+    /// Subject and bodies sealed under the master secret (`mail::sealed`) while the message
+    /// waits; null once it is delivered or given up.
+    #[sea_orm(column_type = "Blob", nullable)]
+    pub sealed_body: Option<Vec<u8>>,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub claimed_until: Option<DateTimeUtc>,

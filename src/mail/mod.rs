@@ -2,6 +2,7 @@
 //! transaction that causes it; a worker delivers it afterwards with retries.
 
 pub mod outbox;
+pub mod sealed;
 pub mod templates;
 pub mod transport;
 pub mod worker;

@@ -1,6 +1,7 @@
 //! The outbox table: enqueue inside a service's transaction; claim, finish or reschedule from
 //! the delivery worker. Claims are conditional updates, so several workers (or instances) never
-//! send one message twice.
+//! send one message twice. Bodies wait sealed (`mail::sealed`) and are erased once a message is
+//! delivered or given up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,8 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::RenderedMail;
+use super::sealed::{self, MailBody};
+use crate::auth::secret_box::{Purpose, SecretBox, Unopenable};
 use crate::entities::outbox;
 
 /// How long a claimed message is ours before another worker may take it over (a worker that
@@ -25,15 +28,26 @@ const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// A message still undelivered after this long is given up (its links have long expired).
 const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(3);
 
-/// Cheap to clone. Holds the wake-up signal that tells the local worker new mail is waiting.
-#[derive(Clone, Default)]
+/// Cheap to clone. Holds the wake-up signal that tells the local worker new mail is waiting, and
+/// the key that seals bodies at rest.
+#[derive(Clone)]
 pub struct Outbox {
     wake: Arc<Notify>,
+    secret_box: SecretBox,
 }
 
 impl Outbox {
-    /// Writes a message into the outbox as part of the caller's transaction. Call
-    /// [`Outbox::wake`] once that transaction has committed.
+    /// An outbox whose bodies are sealed under a key derived from the master secret. Every
+    /// instance on one database needs the same secret to deliver the others' mail.
+    pub fn new(master_secret: &[u8]) -> Self {
+        Self {
+            wake: Arc::default(),
+            secret_box: SecretBox::derive(master_secret, Purpose::OutboxMail),
+        }
+    }
+
+    /// Writes a message into the outbox as part of the caller's transaction, its subject and
+    /// bodies sealed. Call [`Outbox::wake`] once that transaction has committed.
     ///
     /// # Errors
     /// The database error, which should roll the caller's transaction back.
@@ -45,14 +59,18 @@ impl Outbox {
         mail: RenderedMail,
     ) -> Result<(), DbErr> {
         let now = Utc::now();
+        let id = Uuid::now_v7();
+        let kind = mail.kind.as_str().to_owned();
+        let sealed_body = sealed::seal(&self.secret_box, id, recipient, &MailBody::from(mail));
         outbox::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(id),
             user_id: Set(user_id),
             recipient: Set(recipient.to_owned()),
-            kind: Set(mail.kind.as_str().to_owned()),
-            subject: Set(mail.subject),
-            text_body: Set(mail.text),
-            html_body: Set(mail.html),
+            kind: Set(kind),
+            subject: Set(String::new()),
+            text_body: Set(String::new()),
+            html_body: Set(String::new()),
+            sealed_body: Set(Some(sealed_body)),
             attempts: Set(0),
             next_attempt_at: Set(now),
             claimed_until: Set(None),
@@ -64,6 +82,28 @@ impl Outbox {
         .insert(txn)
         .await?;
         Ok(())
+    }
+
+    /// The subject and bodies of a claimed message: unsealed, or, for mail written before
+    /// bodies were sealed, as stored.
+    ///
+    /// # Errors
+    /// `Unopenable` when the sealed body does not open here (the master secret changed, or the
+    /// row was tampered with): a permanent failure.
+    pub(super) fn body_of(&self, message: &outbox::Model) -> Result<MailBody, Unopenable> {
+        match &message.sealed_body {
+            Some(sealed_body) => sealed::open(
+                &self.secret_box,
+                message.id,
+                &message.recipient,
+                sealed_body,
+            ),
+            None => Ok(MailBody {
+                subject: message.subject.clone(),
+                text: message.text_body.clone(),
+                html: message.html_body.clone(),
+            }),
+        }
     }
 
     /// Tells the worker to look now rather than at its next poll.
@@ -123,8 +163,21 @@ fn claim_is_free(now: DateTime<Utc>) -> sea_orm::Condition {
         .add(outbox::Column::ClaimedUntil.lt(now))
 }
 
+/// Drops the subject and bodies, sealed or not, of a message that is done with: they may hold a
+/// link that still works, and nothing needs them any more.
+fn erase_body(update: sea_orm::UpdateMany<outbox::Entity>) -> sea_orm::UpdateMany<outbox::Entity> {
+    update
+        .col_expr(
+            outbox::Column::SealedBody,
+            Expr::value(Option::<Vec<u8>>::None),
+        )
+        .col_expr(outbox::Column::Subject, Expr::value(""))
+        .col_expr(outbox::Column::TextBody, Expr::value(""))
+        .col_expr(outbox::Column::HtmlBody, Expr::value(""))
+}
+
 pub(super) async fn mark_sent(db: &DatabaseConnection, id: Uuid) -> Result<(), DbErr> {
-    outbox::Entity::update_many()
+    erase_body(outbox::Entity::update_many())
         .col_expr(outbox::Column::SentAt, Expr::value(Utc::now()))
         .col_expr(
             outbox::Column::ClaimedUntil,
@@ -186,7 +239,9 @@ pub(super) async fn mark_failed_attempt(
         .filter(outbox::Column::Id.eq(message.id));
     update = match retry {
         Retry::At(when) => update.col_expr(outbox::Column::NextAttemptAt, Expr::value(when)),
-        Retry::GiveUp => update.col_expr(outbox::Column::FailedAt, Expr::value(Utc::now())),
+        Retry::GiveUp => {
+            erase_body(update).col_expr(outbox::Column::FailedAt, Expr::value(Utc::now()))
+        }
     };
     update.exec(db).await?;
     Ok(())
@@ -206,6 +261,7 @@ mod tests {
             subject: String::new(),
             text_body: String::new(),
             html_body: String::new(),
+            sealed_body: None,
             attempts,
             next_attempt_at: now,
             claimed_until: None,

@@ -1,5 +1,6 @@
 //! Message templates: a subject, a text body and an HTML body per kind, under `templates/mail/`.
-//! HTML bodies are auto-escaped, so a name like `<script>` arrives as text.
+//! HTML bodies are auto-escaped, so a name like `<script>` arrives as text. Text an account
+//! chose goes only into mail to an address proven to be its own (see [`account_text`]).
 
 use std::sync::OnceLock;
 
@@ -54,6 +55,14 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
+/// Text the account chose for itself (its name, an address it moved to), for a mail to an address
+/// that is or is not verified: only a verified address gets it. Anyone can sign up with a
+/// stranger's address, and latchkey must not deliver their words to that stranger; without it,
+/// the templates greet neutrally.
+pub fn account_text<T>(text: Option<T>, address_verified: bool) -> Option<T> {
+    text.filter(|_| address_verified)
+}
+
 /// Renders one message. Templates are compiled into the binary and checked by the tests, so a
 /// failure here is a programming error and reported as such.
 ///
@@ -98,6 +107,27 @@ mod tests {
         assert!(!mail.html.contains("<script>"));
         assert!(mail.html.contains("&lt;script&gt;"));
         assert!(mail.text.contains("http://app.test/reset?token=abc&x=1"));
+    }
+
+    #[test]
+    fn account_text_reaches_verified_addresses_only() {
+        assert_eq!(account_text(Some("Ada"), true), Some("Ada"));
+        assert_eq!(account_text(Some("Ada"), false), None);
+        assert_eq!(account_text(None::<&str>, true), None);
+    }
+
+    #[test]
+    fn without_account_text_mail_greets_neutrally_and_says_no_new_address() {
+        let context = serde_json::json!({"name": null, "old_email": "a@b.co", "new_email": null});
+        let mail = render(MailKind::EmailChanged, &context).unwrap();
+        assert!(mail.text.starts_with("Hello,\n"), "{}", mail.text);
+        assert!(
+            mail.text.contains("from a@b.co to another address."),
+            "{}",
+            mail.text
+        );
+        assert!(mail.html.contains("<p>Hello,</p>"), "{}", mail.html);
+        assert!(mail.html.contains("to another address."), "{}", mail.html);
     }
 
     #[test]

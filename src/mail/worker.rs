@@ -105,17 +105,21 @@ impl MailWorker {
     }
 
     fn build(&self, message: &OutboxMessage) -> Result<Message, String> {
+        // Said without any content: the row was tampered with or the master secret changed.
+        let body = self.outbox.body_of(message).map_err(|_| {
+            "the sealed body does not open with this master secret in this row".to_owned()
+        })?;
         let to: Mailbox = message
             .recipient
             .parse()
             .map_err(|e| format!("bad recipient: {e}"))?;
         let parts = MultiPart::alternative()
-            .singlepart(readable_part(ContentType::TEXT_PLAIN, &message.text_body))
-            .singlepart(readable_part(ContentType::TEXT_HTML, &message.html_body));
+            .singlepart(readable_part(ContentType::TEXT_PLAIN, &body.text))
+            .singlepart(readable_part(ContentType::TEXT_HTML, &body.html));
         Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(message.subject.clone())
+            .subject(body.subject)
             .message_id(None)
             .multipart(parts)
             .map_err(|e| format!("could not build the message: {e}"))

@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, SUBJECT_RESET, assert_error, assert_field_error, assert_no_errors, spawn_app,
-    spawn_app_with_args,
+    MAIL_TIMEOUT, PASSWORD, SUBJECT_EMAIL_CHANGED, SUBJECT_PASSWORD_CHANGED, SUBJECT_RESET,
+    assert_error, assert_field_error, assert_no_errors, spawn_app, spawn_app_with_args,
 };
 
 /// Asserts the body is not an internal error anywhere in it.
@@ -59,6 +59,7 @@ async fn hostile_emails_are_bad_user_input_in_every_operation() {
         "ada\u{202E}@x.io",
         "ada@x.io, evil@x.io",
         "Ada <ada@x.io>",
+        "\"<b>x</b>\"@example.com",
     ] {
         let signup = app.signup_raw(email, PASSWORD, None).await;
         assert_not_internal(&signup);
@@ -333,4 +334,49 @@ async fn concurrent_signups_with_one_email_in_different_spellings_make_exactly_o
     }
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 1);
     assert_eq!(app.user_count("ada@x.io").await, 1);
+}
+
+/// A name written to lure whoever reads it; the address it is signed up with is someone else's.
+const LURE: &str = "URGENT: verify at https://evil.example/now";
+
+#[tokio::test]
+async fn account_notices_to_an_unverified_address_carry_no_name_chosen_by_the_account() {
+    let app = spawn_app().await;
+    let body = app
+        .signup_raw("victim@example.com", PASSWORD, Some(LURE))
+        .await;
+    let token = body["data"]["signup"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("signup failed: {body}"))
+        .to_owned();
+
+    let changed = app
+        .update_me(
+            &token,
+            json!({ "newPassword": "a brand new passphrase 7", "currentPassword": PASSWORD }),
+        )
+        .await;
+    assert_no_errors(&changed);
+    let password_notice = app
+        .smtp
+        .wait_for_mail("victim@example.com", SUBJECT_PASSWORD_CHANGED, MAIL_TIMEOUT)
+        .await;
+    let moved = app
+        .update_me(
+            &token,
+            json!({ "email": "verify-now@evil.example", "currentPassword": "a brand new passphrase 7" }),
+        )
+        .await;
+    assert_no_errors(&moved);
+    let email_notice = app
+        .smtp
+        .wait_for_mail("victim@example.com", SUBJECT_EMAIL_CHANGED, MAIL_TIMEOUT)
+        .await;
+
+    for mail in [password_notice, email_notice] {
+        for part in [&mail.subject, &mail.text, &mail.html] {
+            assert!(!part.contains("URGENT"), "{part}");
+            assert!(!part.contains("evil.example"), "{part}");
+        }
+    }
 }

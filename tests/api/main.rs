@@ -18,6 +18,7 @@ mod jwt_forgery;
 mod login;
 mod logout;
 mod logs;
+mod mail_at_rest;
 mod mail_delivery;
 mod me;
 mod metrics;

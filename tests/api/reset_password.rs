@@ -1,3 +1,4 @@
+use latchkey::sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -234,4 +235,61 @@ fn unescape_html(html: &str) -> String {
         text.replace(entity, plain)
     })
     .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn reset_mail_to_an_unverified_address_carries_no_name_chosen_at_signup() {
+    let app = spawn_app().await;
+    // Someone signs up with another person's address and a name written to lure them.
+    let lure = "URGENT: verify at https://evil.example/now";
+    assert_no_errors(
+        &app.signup_raw("victim@example.com", PASSWORD, Some(lure))
+            .await,
+    );
+
+    assert_eq!(
+        app.forgot_password("victim@example.com").await["data"]["forgotPassword"],
+        true
+    );
+    let reset = app
+        .smtp
+        .wait_for_mail("victim@example.com", SUBJECT_RESET, MAIL_TIMEOUT)
+        .await;
+    let token = reset_token(&reset, RESET_LINK_PREFIX);
+    assert_no_errors(&app.reset_password(&token, NEW_PASSWORD).await);
+    let changed = app
+        .smtp
+        .wait_for_mail("victim@example.com", SUBJECT_PASSWORD_CHANGED, MAIL_TIMEOUT)
+        .await;
+
+    for mail in [reset, changed] {
+        for part in [&mail.subject, &mail.text, &mail.html] {
+            assert!(!part.contains("URGENT"), "{part}");
+            assert!(!part.contains("evil.example"), "{part}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn reset_mail_to_a_verified_address_greets_its_owner_by_name() {
+    let app = spawn_app().await;
+    assert_no_errors(
+        &app.signup_raw("ada@example.com", PASSWORD, Some("Ada Lovelace"))
+            .await,
+    );
+    // No operation verifies an address yet; the database stands in for one.
+    let db = app.db().await;
+    db.execute_unprepared("UPDATE users SET email_verified = true")
+        .await
+        .expect("the user can be marked verified");
+    db.close().await.ok();
+
+    app.forgot_password("ada@example.com").await;
+    let mail = app
+        .smtp
+        .wait_for_mail("ada@example.com", SUBJECT_RESET, MAIL_TIMEOUT)
+        .await;
+
+    assert!(mail.text.contains("Hello Ada Lovelace,"), "{}", mail.text);
+    assert!(mail.html.contains("Hello Ada Lovelace,"), "{}", mail.html);
 }

@@ -176,3 +176,67 @@ async fn signup_refuses_bad_names() {
         .await;
     assert_no_errors(&body);
 }
+
+#[tokio::test]
+async fn a_fullwidth_spelling_of_a_taken_email_is_the_same_account() {
+    let app = spawn_app().await;
+    let first = app.signup("admin@example.com", PASSWORD).await;
+
+    let body = app
+        .signup_raw(
+            "\u{FF41}\u{FF44}\u{FF4D}\u{FF49}\u{FF4E}@example.com",
+            "another long password 99",
+            None,
+        )
+        .await;
+
+    assert_error(&body, "EMAIL_TAKEN");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 1);
+    // Either spelling signs in to the one account.
+    let fullwidth = app
+        .login(
+            "\u{FF21}\u{FF24}\u{FF2D}\u{FF29}\u{FF2E}@\u{FF45}xample.com",
+            PASSWORD,
+        )
+        .await;
+    assert_eq!(fullwidth.id(), first.id());
+}
+
+#[tokio::test]
+async fn an_internationalised_domain_is_stored_in_its_ascii_form() {
+    let app = spawn_app().await;
+
+    let account = app.signup("ada@B\u{FC}cher.example", PASSWORD).await;
+
+    let me = app.me(&account.access_token).await;
+    assert_eq!(me["data"]["me"]["email"], "ada@xn--bcher-kva.example");
+    assert_eq!(
+        app.login("ada@xn--bcher-kva.example", PASSWORD).await.id(),
+        account.id()
+    );
+    assert_eq!(
+        app.login("ada@b\u{FC}cher.example", PASSWORD).await.id(),
+        account.id()
+    );
+}
+
+#[tokio::test]
+async fn signup_refuses_emails_outside_the_web_form_rule() {
+    let app = spawn_app().await;
+
+    for email in [
+        "\"<b>x</b>\"@example.com",
+        "\"ada lovelace\"@example.com",
+        "j\u{F6}rg@example.com",
+        "ada@-example.com",
+        "ada@example-.com",
+        "ada@exa_mple.com",
+        "ada@[127.0.0.1]",
+        "ada@example..com",
+    ] {
+        let body = app.signup_raw(email, PASSWORD, None).await;
+        assert_field_error(&body, "email");
+    }
+
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 0);
+}
