@@ -12,6 +12,8 @@ use super::tokens;
 
 /// The code of every refusal of a document over a size or shape limit.
 pub const TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+/// The code of a document that reads the schema while introspection is turned off.
+pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
 
 /// Names, values and punctuators in one document; a real client document holds a few dozen.
 pub const MAX_TOKENS: usize = 1_000;
@@ -55,6 +57,8 @@ impl Bounds {
 #[derive(Clone, Copy, Debug)]
 pub struct DocumentLimits {
     pub bounds: Bounds,
+    /// Whether `__schema` and `__type` may be queried.
+    pub introspection: bool,
 }
 
 /// Refuses a document with too many tokens, before it is parsed.
@@ -71,11 +75,11 @@ pub fn check_source(query: &str) -> Result<(), ServerError> {
 }
 
 /// Refuses a parsed document that would do more than `limits` allow once its fragments are
-/// expanded. Called from the schema's
+/// expanded, or that reads the schema while introspection is off. Called from the schema's
 /// extension (`instrumentation`) after `check_source` and before async-graphql's own checks.
 ///
 /// # Errors
-/// The refusal, as a request error with code `QUERY_TOO_COMPLEX`.
+/// The refusal, as a request error with code `QUERY_TOO_COMPLEX` or `INTROSPECTION_DISABLED`.
 pub fn check_document(
     document: &ExecutableDocument,
     limits: DocumentLimits,
@@ -120,6 +124,12 @@ pub fn check_document(
                 "A mutation may check credentials at most once (login, resetPassword, updateMe or deleteMe).",
             ));
         }
+    }
+    if !limits.introspection && shape.introspection_fields > 0 {
+        return Err(refusal(
+            INTROSPECTION_DISABLED,
+            "Introspection is turned off on this server: `__schema` and `__type` cannot be queried.",
+        ));
     }
     Ok(())
 }
@@ -166,6 +176,7 @@ mod tests {
 
     const OPERATIONS: DocumentLimits = DocumentLimits {
         bounds: Bounds::OPERATIONS,
+        introspection: true,
     };
 
     fn refusal_code(query: &str, limits: DocumentLimits) -> Option<String> {
@@ -274,5 +285,26 @@ mod tests {
         // The same field count in a query is the complexity's business only.
         let query = format!("{{ {} }}", logouts(11));
         assert_eq!(refusal_code(&query, OPERATIONS), None);
+    }
+
+    #[test]
+    fn with_introspection_off_the_schema_is_refused_and_typename_is_not() {
+        let off = DocumentLimits {
+            introspection: false,
+            ..OPERATIONS
+        };
+        for query in [
+            "{ __schema { queryType { name } } }",
+            "{ __type(name: \"User\") { name } }",
+            "{ me { id } ...S } fragment S on Query { ... on Query { __schema { types { name } } } }",
+        ] {
+            assert_eq!(
+                refusal_code(query, off).as_deref(),
+                Some(INTROSPECTION_DISABLED),
+                "{query}"
+            );
+            assert_eq!(refusal_code(query, OPERATIONS), None, "{query}");
+        }
+        assert_eq!(refusal_code("{ __typename me { __typename } }", off), None);
     }
 }

@@ -55,14 +55,21 @@ impl Schemas {
             let builder = builder(bounds)
                 .extension(instrumentation::Instrumentation {
                     metrics: deps.metrics.clone(),
-                    limits: DocumentLimits { bounds },
+                    limits: DocumentLimits {
+                        bounds,
+                        introspection: deps.introspection,
+                    },
                 })
                 .data(deps.accounts.clone())
                 .data(deps.limiter.clone());
             if deps.introspection {
                 builder.finish()
             } else {
-                builder.disable_introspection().finish()
+                // Suggestions ("Did you mean ...?") would reveal the names introspection hides.
+                builder
+                    .disable_introspection()
+                    .disable_suggestions()
+                    .finish()
             }
         };
         Self {

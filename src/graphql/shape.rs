@@ -33,6 +33,8 @@ pub struct DocumentShape {
     pub depth: u64,
     pub aliases: u64,
     pub directives: u64,
+    /// `__schema` and `__type` fields.
+    pub introspection_fields: u64,
     pub operations: Vec<OperationShape>,
 }
 
@@ -75,6 +77,9 @@ pub fn measure(
             .directives
             .saturating_add(set.directives)
             .saturating_add(own_directives);
+        shape.introspection_fields = shape
+            .introspection_fields
+            .saturating_add(set.introspection_fields);
         shape.operations.push(OperationShape {
             ty: operation.ty,
             root_fields: set.level,
@@ -90,6 +95,7 @@ struct Measure {
     depth: u64,
     aliases: u64,
     directives: u64,
+    introspection_fields: u64,
     level: LevelFields,
 }
 
@@ -101,6 +107,9 @@ impl Measure {
             depth: self.depth.max(other.depth),
             aliases: self.aliases.saturating_add(other.aliases),
             directives: self.directives.saturating_add(other.directives),
+            introspection_fields: self
+                .introspection_fields
+                .saturating_add(other.introspection_fields),
             level: LevelFields {
                 all: self.level.all.saturating_add(other.level.all),
                 credential: self.level.credential.saturating_add(other.level.credential),
@@ -163,6 +172,7 @@ impl<'a> Measurer<'a> {
                     let field = &field.node;
                     let children = self.selection_set(&field.selection_set.node)?;
                     let name = field.name.node.as_str();
+                    let is_introspection = name == "__schema" || name == "__type";
                     Measure {
                         selections: children.selections.saturating_add(1),
                         depth: children.depth.saturating_add(1),
@@ -172,6 +182,9 @@ impl<'a> Measurer<'a> {
                         directives: children
                             .directives
                             .saturating_add(count(field.directives.len())),
+                        introspection_fields: children
+                            .introspection_fields
+                            .saturating_add(u64::from(is_introspection)),
                         level: LevelFields {
                             all: 1,
                             credential: u64::from(self.credential_fields.contains(&name)),
@@ -252,6 +265,7 @@ mod tests {
         );
         assert_eq!(shape.selections, 5);
         assert_eq!(shape.depth, 3);
+        assert_eq!(shape.introspection_fields, 2);
         assert_eq!(shape.operations.len(), 2);
     }
 
