@@ -1,7 +1,7 @@
 //! The schema's one extension (each extension costs a boxed future per field, so there is only
-//! one): document limits checked right after parsing, and per-operation metrics, every root
-//! field executed counted with its outcome (`ok` or its error code) and timed, the same
-//! granularity as throttling.
+//! one): document limits checked before async-graphql parses, checks or validates anything, and
+//! per-operation metrics, every root field executed counted with its outcome (`ok` or its error
+//! code) and timed, the same granularity as throttling.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,18 +12,27 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{ServerResult, Value, Variables};
 
+use super::limits::{self, DocumentLimits};
 use crate::metrics::Metrics;
 
-/// `None` for the SDL printer's schema, which never executes anything.
-pub struct Instrumentation(pub Option<Metrics>);
+pub struct Instrumentation {
+    pub metrics: Metrics,
+    pub limits: DocumentLimits,
+}
 
 impl ExtensionFactory for Instrumentation {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(InstrumentationExtension(self.0.clone()))
+        Arc::new(InstrumentationExtension {
+            metrics: self.metrics.clone(),
+            limits: self.limits,
+        })
     }
 }
 
-struct InstrumentationExtension(Option<Metrics>);
+struct InstrumentationExtension {
+    metrics: Metrics,
+    limits: DocumentLimits,
+}
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for InstrumentationExtension {
@@ -34,9 +43,14 @@ impl Extension for InstrumentationExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        super::limits::check_document(&document)?;
-        Ok(document)
+        // `next` parses and then runs async-graphql's recursion-depth walk, which follows every
+        // fragment spread again: the limits come first, on a parse of our own. A document that
+        // does not parse is left to `next`, which reports it.
+        limits::check_source(query)?;
+        if let Ok(document) = async_graphql::parser::parse_query(query) {
+            limits::check_document(&document, self.limits)?;
+        }
+        next.run(ctx, query, variables).await
     }
 
     async fn resolve(
@@ -45,9 +59,9 @@ impl Extension for InstrumentationExtension {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        let Some(metrics) = self.0.as_ref().filter(|_| info.path_node.parent.is_none()) else {
+        if info.path_node.parent.is_some() {
             return next.run(ctx, info).await;
-        };
+        }
         // The schema's field name, not the client's alias: a closed set of label values.
         let operation = info.name.to_owned();
         let started = Instant::now();
@@ -64,7 +78,8 @@ impl Extension for InstrumentationExtension {
                 })
                 .unwrap_or_else(|| "error".to_owned()),
         };
-        metrics.operation(&operation, &outcome, started.elapsed().as_secs_f64());
+        self.metrics
+            .operation(&operation, &outcome, started.elapsed().as_secs_f64());
         result
     }
 }

@@ -1,4 +1,4 @@
-//! The GraphQL API of `shared/spec/api.md`: schema building, thin resolvers that validate and
+//! The GraphQL API: schema building, thin resolvers that validate and
 //! call `accounts`, and the one place where service errors become `extensions.code`s.
 
 pub mod context;
@@ -8,11 +8,14 @@ mod instrumentation;
 mod limits;
 mod mutation;
 mod query;
+mod shape;
+mod tokens;
 pub mod types;
 
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 
 pub use self::context::{Authentication, RequestId};
+use self::limits::{Bounds, DocumentLimits};
 use self::mutation::Mutation;
 use self::query::Query;
 use crate::accounts::Accounts;
@@ -21,19 +24,13 @@ use crate::throttle::RateLimiter;
 
 pub type LatchkeySchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Depth and complexity bounds (security.md): deep enough for any real client query, far too
-/// shallow for a denial-of-service document.
-const MAX_DEPTH: usize = 10;
-const MAX_COMPLEXITY: usize = 200;
-/// Looser bounds for documents that only introspect: tools' standard introspection query nests
-/// `ofType` a dozen levels deep, and introspection reads nothing but the schema.
-const INTROSPECTION_MAX_DEPTH: usize = 20;
-const INTROSPECTION_MAX_COMPLEXITY: usize = 5_000;
-
-fn builder(depth: usize, complexity: usize) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+/// The schema with async-graphql's own depth and complexity checks set to `bounds`: a backstop
+/// behind `limits`, which holds documents to the same bounds (and more) before these run.
+fn builder(bounds: Bounds) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    let as_usize = |bound: u64| usize::try_from(bound).unwrap_or(usize::MAX);
     Schema::build(Query, Mutation::default(), EmptySubscription)
-        .limit_depth(depth)
-        .limit_complexity(complexity)
+        .limit_depth(as_usize(bounds.depth))
+        .limit_complexity(as_usize(bounds.complexity))
 }
 
 /// What the served schema needs besides its types.
@@ -54,25 +51,30 @@ pub struct Schemas {
 
 impl Schemas {
     pub fn build(deps: SchemaDeps) -> Self {
-        let finish = |builder: SchemaBuilder<Query, Mutation, EmptySubscription>| {
-            let builder = builder
-                .extension(instrumentation::Instrumentation(Some(deps.metrics.clone())))
+        let finish = |bounds: Bounds| {
+            let builder = builder(bounds)
+                .extension(instrumentation::Instrumentation {
+                    metrics: deps.metrics.clone(),
+                    limits: DocumentLimits {
+                        bounds,
+                        introspection: deps.introspection,
+                    },
+                })
                 .data(deps.accounts.clone())
                 .data(deps.limiter.clone());
             if deps.introspection {
                 builder.finish()
             } else {
-                builder.disable_introspection().finish()
+                // Suggestions ("Did you mean ...?") would reveal the names introspection hides.
+                builder
+                    .disable_introspection()
+                    .disable_suggestions()
+                    .finish()
             }
         };
         Self {
-            operations: finish(builder(MAX_DEPTH, MAX_COMPLEXITY)),
-            introspection: deps.introspection.then(|| {
-                finish(builder(
-                    INTROSPECTION_MAX_DEPTH,
-                    INTROSPECTION_MAX_COMPLEXITY,
-                ))
-            }),
+            operations: finish(Bounds::OPERATIONS),
+            introspection: deps.introspection.then(|| finish(Bounds::INTROSPECTION)),
         }
     }
 
@@ -95,5 +97,5 @@ impl Schemas {
 
 /// The SDL of the served schema: what `latchkey print-schema` prints and `schema.graphql` holds.
 pub fn sdl() -> String {
-    builder(MAX_DEPTH, MAX_COMPLEXITY).finish().sdl()
+    builder(Bounds::OPERATIONS).finish().sdl()
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, assert_no_errors, spawn_app, spawn_app_with_args};
+use crate::helpers::{PASSWORD, assert_error, assert_no_errors, spawn_app, spawn_app_with_args};
 
 const WRONG_PASSWORD: &str = "not the password at all";
 
@@ -221,14 +221,21 @@ async fn introspection_alone_may_nest_as_deep_as_tools_need_and_no_deeper() {
 async fn a_query_over_the_complexity_bound_is_refused() {
     let app = spawn_app().await;
     let account = app.signup("ada@example.com", PASSWORD).await;
-    let many = aliased(150, |_| "me { id email }".to_owned());
+    // No alias and a few dozen tokens, but 81 copies of `me { id email }` once expanded.
+    let levels: String = (0..4)
+        .map(|level| {
+            let next = level + 1;
+            format!("fragment F{level} on Query {{ ...F{next} ...F{next} ...F{next} }} ")
+        })
+        .collect();
+    let expanded = format!("{{ ...F0 }} {levels}fragment F4 on Query {{ me {{ id email }} }}");
 
     let body = app
-        .graphql_with_token(&account.access_token, &format!("{{ {many} }}"), json!({}))
+        .graphql_with_token(&account.access_token, &expanded, json!({}))
         .await;
 
-    let message = refusal_message(&body);
-    assert!(message.contains("complex"), "{body}");
+    refusal_message(&body);
+    assert_error(&body, "QUERY_TOO_COMPLEX");
     // A handful of aliases is fine.
     let few = aliased(5, |_| "me { id email }".to_owned());
     assert_no_errors(
@@ -238,27 +245,59 @@ async fn a_query_over_the_complexity_bound_is_refused() {
 }
 
 #[tokio::test]
-async fn with_introspection_off_the_schema_cannot_be_read() {
+async fn with_introspection_off_reading_the_schema_is_an_error() {
     let app = spawn_app_with_args(&["--introspection", "false"]).await;
     let account = app.signup("ada@example.com", PASSWORD).await;
 
     for query in [
         "{ __schema { types { name } } }",
         "{ __type(name: \"User\") { fields { name } } }",
+        "{ me { id } ...Schema } fragment Schema on Query { __schema { queryType { name } } }",
     ] {
-        let body = app.graphql(query, json!({})).await;
-        // async-graphql answers null rather than an error; either way nothing is revealed.
-        let refused = body["errors"].as_array().is_some_and(|e| !e.is_empty())
-            || body["data"]["__schema"].is_null() && body["data"]["__type"].is_null();
-        assert!(refused, "{query}: {body}");
+        let body = app
+            .graphql_with_token(&account.access_token, query, json!({}))
+            .await;
+        refusal_message(&body);
+        assert_error(&body, "INTROSPECTION_DISABLED");
         let text = body.to_string();
         assert!(
             !text.contains("AuthPayload") && !text.contains("emailVerified"),
             "introspection leaked the schema: {body}"
         );
     }
-    // Ordinary queries still work.
+    // Ordinary queries still work, `__typename` included.
     assert_no_errors(&app.me(&account.access_token).await);
+    let body = app
+        .graphql_with_token(
+            &account.access_token,
+            "{ __typename me { __typename } }",
+            json!({}),
+        )
+        .await;
+    assert_no_errors(&body);
+    assert_eq!(body["data"]["me"]["__typename"], "User");
+}
+
+#[tokio::test]
+async fn with_introspection_off_errors_suggest_no_names() {
+    let app = spawn_app_with_args(&["--introspection", "false"]).await;
+    let account = app.signup("ada@example.com", PASSWORD).await;
+
+    for query in [
+        "{ m { id } }",
+        "{ me { emai } }",
+        "{ me { emailVerifed createdAt } }",
+        "mutation { logout(refreshTken: \"x\") }",
+        "mutation { logot(refreshToken: \"x\") }",
+        "mutation { signup(input: { emial: \"a@example.com\", password: \"long enough 42\" }) { accessToken } }",
+    ] {
+        let body = app
+            .graphql_with_token(&account.access_token, query, json!({}))
+            .await;
+        refusal_message(&body);
+        let messages = body["errors"].to_string();
+        assert!(!messages.contains("Did you mean"), "{query}: {body}");
+    }
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod smtp_sink;
 
 mod cli;
 mod delete_me;
+mod graphql_document_size;
 mod graphql_limits;
 mod guessing;
 mod hostile_input;
