@@ -1,6 +1,7 @@
 //! Credentials: password hashing on its own threads, access-token JWTs, and the opaque
 //! refresh/reset tokens that are stored only as digests.
 
+pub mod hashing_pool;
 pub mod jwt;
 pub mod opaque_token;
 pub mod password;

@@ -1,29 +1,22 @@
-//! argon2id hashing on a small pool of dedicated threads.
-//!
-//! A hash costs ~19 MiB and tens of milliseconds of CPU. Running it on the async runtime would
-//! stall every other request, and running one per waiting request would grow memory without
-//! bound. So at most `workers` hashes run at once, each on its own OS thread, and callers wait
-//! asynchronously for a permit before their job is even queued.
+//! argon2id password hashing and verification, run on the hashing pool (`hashing_pool`).
+//! A hash costs ~19 MiB and tens of milliseconds of CPU; each pool thread keeps one working
+//! buffer, and an unknown account is verified against a dummy hash so that it costs the same.
 
 use std::cell::RefCell;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread;
+use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use secrecy::{ExposeSecret as _, SecretString};
-use tokio::sync::{Semaphore, oneshot};
-use tracing::Span;
 
-type Job = Box<dyn FnOnce() + Send>;
+use super::hashing_pool::{HashingPool, PoolClosed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     #[error("password hashing failed: {0}")]
     Argon2(String),
-    #[error("the password hashing pool has shut down")]
-    PoolClosed,
+    #[error(transparent)]
+    PoolClosed(#[from] PoolClosed),
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -42,21 +35,11 @@ pub struct PasswordHasher {
 
 struct Inner {
     params: Params,
-    permits: Semaphore,
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    pool: HashingPool,
     /// A real hash of a random password: login with an unknown email verifies against it so
     /// that it costs the same as a wrong password. Made on first use, on a hashing thread, so
     /// that an idle server holds no argon2 memory.
     dummy_hash: Arc<OnceLock<String>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Closing the channel lets the workers' `recv` fail and the threads exit.
-        if let Ok(mut jobs) = self.jobs.lock() {
-            jobs.take();
-        }
-    }
 }
 
 impl PasswordHasher {
@@ -70,24 +53,11 @@ impl PasswordHasher {
     /// # Errors
     /// If a thread cannot be started.
     pub fn new(params: Params, workers: usize) -> Result<Self, HashError> {
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
-        let workers = workers.max(1);
-        for index in 0..workers {
-            let receiver = Arc::clone(&receiver);
-            thread::Builder::new()
-                .name(format!("latchkey-hash-{index}"))
-                .spawn(move || {
-                    lower_own_priority();
-                    worker_loop(&receiver);
-                })
-                .map_err(|e| HashError::Argon2(e.to_string()))?;
-        }
+        let pool = HashingPool::start(workers).map_err(|e| HashError::Argon2(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
-                permits: Semaphore::new(workers),
-                jobs: Mutex::new(Some(sender)),
+                pool,
                 dummy_hash: Arc::default(),
             }),
         })
@@ -150,51 +120,7 @@ impl PasswordHasher {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        // Waiting here is cheap: no argon2 memory is held until a thread picks the job up.
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashError::PoolClosed)?;
-        let (reply, answer) = oneshot::channel();
-        let span = Span::current();
-        let job: Job = Box::new(move || {
-            let _entered = span.enter();
-            let _ = reply.send(work());
-        });
-        {
-            let jobs = self.inner.jobs.lock().map_err(|_| HashError::PoolClosed)?;
-            let sender = jobs.as_ref().ok_or(HashError::PoolClosed)?;
-            sender.send(job).map_err(|_| HashError::PoolClosed)?;
-        }
-        answer.await.map_err(|_| HashError::PoolClosed)
-    }
-}
-
-/// Hashing threads run at the lowest scheduling priority (nice 19): they take every core the
-/// request threads leave idle, and yield at once when a token check needs one. A login flood
-/// then slows logins, not everyone else.
-fn lower_own_priority() {
-    if let Err(error) =
-        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
-    {
-        tracing::debug!(?error, "could not lower the priority of a hashing thread");
-    }
-}
-
-fn worker_loop(receiver: &Mutex<mpsc::Receiver<Job>>) {
-    loop {
-        let job = {
-            let Ok(receiver) = receiver.lock() else {
-                return;
-            };
-            match receiver.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            }
-        };
-        job();
+        Ok(self.inner.pool.run(work).await?)
     }
 }
 
