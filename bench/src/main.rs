@@ -6,6 +6,7 @@
 //! Run it with `cargo run --release -p latchkey-bench` (see docs/performance.md).
 
 mod ceilings;
+mod credentials;
 mod load;
 mod report;
 mod scenarios;

@@ -11,7 +11,7 @@ use crate::load::{self, Plan, Workload};
 use crate::report::{self, Ceiling, Ceilings, LoadFigures, Row, Target};
 use crate::server::{self, Server};
 use crate::workloads::{ForgotPassword, Login, Me, Refresh, Signup, login_pool};
-use crate::{Config, Result, ceilings, seed};
+use crate::{Config, Result, ceilings, credentials, seed};
 
 #[derive(Debug, Clone)]
 pub enum Database {
@@ -27,7 +27,7 @@ const POOL_CONNECTIONS: usize = 4;
 
 pub async fn run(config: Config) -> Result<()> {
     let binary = server::latchkey_binary()?;
-    let hash = seed::password_hash()?;
+    let hash = credentials::password_hash()?;
 
     eprintln!("ceilings: argon2id verify and hash on every core, then a bare axum handler");
     let argon2_verify = {

@@ -14,8 +14,9 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Request, StatusCode};
 
 use crate::Result;
+use crate::credentials::PASSWORD;
 use crate::load::{ConnState, Connection, Workload, is_success};
-use crate::seed::{PASSWORD, user_email};
+use crate::seed::user_email;
 
 /// One counter for the whole run: a client address is never reused, even across scenarios
 /// that follow each other within the login limit's minute.
