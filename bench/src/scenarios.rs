@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::load::{self, Plan, Workload};
+use crate::postgres::ScratchDatabase;
 use crate::report::{self, Ceiling, Ceilings, LoadFigures, Row, Target};
 use crate::server::{self, Server};
 use crate::workloads::{ForgotPassword, Login, Me, Refresh, Signup, login_pool};
@@ -124,21 +125,20 @@ async fn run_database(
         std::env::temp_dir().join(format!("latchkey-bench-{}-{index}", std::process::id())),
     );
     std::fs::create_dir_all(&scratch.0)?;
-    let (url, postgres) = match database {
+    match database {
         Database::Sqlite => {
             let file = scratch.0.join("lk.db");
-            (format!("sqlite://{}?mode=rwc", file.display()), None)
+            let url = format!("sqlite://{}?mode=rwc", file.display());
+            scenarios(config, binary, &url, &scratch.0, hash, ceilings).await
         }
         Database::Postgres(admin_url) => {
-            let scratch_url = postgres::create_scratch(admin_url).await?;
-            (scratch_url.clone(), Some((admin_url.clone(), scratch_url)))
+            let database = ScratchDatabase::create(admin_url).await?;
+            let outcome =
+                scenarios(config, binary, database.url(), &scratch.0, hash, ceilings).await;
+            database.remove().await;
+            outcome
         }
-    };
-    let outcome = scenarios(config, binary, &url, &scratch.0, hash, ceilings).await;
-    if let Some((admin_url, scratch_url)) = postgres {
-        postgres::drop_scratch(&admin_url, &scratch_url).await;
     }
-    outcome
 }
 
 async fn scenarios(
@@ -501,59 +501,4 @@ fn targets(f: &Figures) -> Vec<Target> {
             met: flood_mib <= 150.0,
         },
     ]
-}
-
-/// A scratch database on the given PostgreSQL server, so that the run starts empty and leaves
-/// nothing behind.
-mod postgres {
-    use latchkey::sea_orm::{ConnectionTrait as _, Database};
-
-    use crate::Result;
-
-    fn name() -> String {
-        format!("latchkey_bench_{}", std::process::id())
-    }
-
-    /// `url` with its database replaced by `database`.
-    fn with_database(url: &str, database: &str) -> Result<String> {
-        let authority = url.find("://").ok_or("a PostgreSQL URL needs a scheme")? + 3;
-        let path = url[authority..]
-            .find('/')
-            .map_or(url.len(), |i| authority + i);
-        let query = url[path..].find('?').map_or(url.len(), |i| path + i);
-        Ok(format!("{}/{database}{}", &url[..path], &url[query..]))
-    }
-
-    pub async fn create_scratch(url: &str) -> Result<String> {
-        let admin = Database::connect(url).await?;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {}", name()))
-            .await
-            .map_err(|e| format!("cannot create a scratch database (needs CREATEDB): {e}"))?;
-        admin.close().await?;
-        with_database(url, &name())
-    }
-
-    pub async fn drop_scratch(admin_url: &str, _scratch_url: &str) {
-        let Ok(admin) = Database::connect(admin_url).await else {
-            return;
-        };
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", name()))
-            .await;
-        let _ = admin.close().await;
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn the_database_is_swapped_in_the_url() {
-            let swap = |url| super::with_database(url, "x").unwrap();
-            assert_eq!(
-                swap("postgres://u:p@h:5432/app?sslmode=disable"),
-                "postgres://u:p@h:5432/x?sslmode=disable"
-            );
-            assert_eq!(swap("postgres://u@h"), "postgres://u@h/x");
-        }
-    }
 }
