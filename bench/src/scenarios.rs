@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::load::{self, Plan, Workload};
 use crate::postgres::ScratchDatabase;
-use crate::report::{self, Ceiling, Ceilings, LoadFigures, Row, Target};
+use crate::report::{self, Ceiling, Ceilings, Figures, LoadFigures, Row, Target};
 use crate::server::{self, Server};
 use crate::workloads::{ForgotPassword, Login, Me, Refresh, Signup, login_pool};
 use crate::{Config, Result, ceilings, credentials, seed};
@@ -61,7 +61,7 @@ pub async fn run(config: Config) -> Result<()> {
             "### {}\n\n{}\n{}\n",
             database.name(),
             report::table(&all, &ceilings),
-            report::targets(&targets)
+            report::targets_table(&targets)
         ));
     }
     println!("{output}");
@@ -288,7 +288,7 @@ async fn scenarios(
         forgot.clone(),
     ]);
 
-    let targets = targets(&Figures {
+    let targets = report::targets(&Figures {
         ceilings,
         me: &me_small,
         login: &login_small,
@@ -416,89 +416,4 @@ impl RssSampler {
         let _ = self.thread.join();
         self.peak.load(Ordering::Relaxed)
     }
-}
-
-struct Figures<'a> {
-    ceilings: &'a Ceilings,
-    me: &'a Row,
-    login: &'a Row,
-    signup: &'a Row,
-    forgot: &'a Row,
-    me_flood: &'a Row,
-    login_flood: &'a Row,
-    me_big: &'a Row,
-    login_big: &'a Row,
-    idle: &'a Row,
-    big_flood: &'a Row,
-}
-
-/// The numbers to reach, each measured.
-fn targets(f: &Figures) -> Vec<Target> {
-    let share = |row: &Row, ceiling: f64| row.ok_per_second() / ceiling;
-    let percent = |x: f64| format!("{:.0} %", 100.0 * x);
-    let login = share(f.login, f.ceilings.argon2_verify);
-    let signup = share(f.signup, f.ceilings.argon2_hash);
-    let me = share(f.me, f.ceilings.bare_axum);
-    let forgot = share(f.forgot, f.ceilings.bare_axum);
-    let p99_factor = f.me_flood.p99().as_secs_f64() / f.me.p99().as_secs_f64().max(1e-9);
-    let flood_logins = share(f.login_flood, f.ceilings.argon2_verify);
-    // At fixed concurrency the time per request is the inverse of the throughput.
-    let slower = |small: &Row, big: &Row| small.ok_per_second() / big.ok_per_second().max(1e-9);
-    let me_growth = slower(f.me, f.me_big);
-    let login_growth = slower(f.login, f.login_big);
-    let idle_mib = f.idle.peak_rss_kib as f64 / 1024.0;
-    let flood_mib = f.big_flood.peak_rss_kib as f64 / 1024.0;
-    vec![
-        Target {
-            goal: "login ≥ 90 % of argon2 verify ceiling",
-            measured: percent(login),
-            met: login >= 0.9,
-        },
-        Target {
-            goal: "signup ≥ 90 % of argon2 hash ceiling",
-            measured: percent(signup),
-            met: signup >= 0.9,
-        },
-        Target {
-            goal: "me ≥ 30 % of bare axum",
-            measured: percent(me),
-            met: me >= 0.3,
-        },
-        Target {
-            goal: "forgotPassword ≥ 25 % of bare axum",
-            measured: percent(forgot),
-            met: forgot >= 0.25,
-        },
-        Target {
-            goal: "me p99 during 64-way login flood < 3× alone",
-            measured: format!(
-                "{:.1}× ({} vs {}); logins meanwhile {} of argon2 ceiling",
-                p99_factor,
-                report::millis(f.me_flood.p99()),
-                report::millis(f.me.p99()),
-                percent(flood_logins)
-            ),
-            met: p99_factor < 3.0,
-        },
-        Target {
-            goal: "me: big table ≤ 1.2× time per request of small",
-            measured: format!("{me_growth:.2}×"),
-            met: me_growth <= 1.2,
-        },
-        Target {
-            goal: "login: big table ≤ 1.2× time per request of small",
-            measured: format!("{login_growth:.2}×"),
-            met: login_growth <= 1.2,
-        },
-        Target {
-            goal: "idle RSS ≤ 20 MB",
-            measured: format!("{idle_mib:.1} MiB"),
-            met: idle_mib <= 20.0,
-        },
-        Target {
-            goal: "RSS under 1 000-connection login flood ≤ 150 MB",
-            measured: format!("{flood_mib:.1} MiB"),
-            met: flood_mib <= 150.0,
-        },
-    ]
 }
