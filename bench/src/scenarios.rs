@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::load::{self, Plan, Workload};
@@ -79,9 +78,9 @@ impl Database {
 
 /// The bare axum reference, loaded exactly like `me` (same requests, same connections).
 async fn bare_axum(config: &Config) -> Result<Row> {
-    let mut command = std::process::Command::new(std::env::current_exe()?);
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
     command.arg("bare-server");
-    let bare = Server::start(command, "the bare axum server")?;
+    let bare = Server::start(command, "the bare axum server").await?;
     let fake_token = "x".repeat(200); // about the length of a latchkey access token
     let me = Arc::new(Me::new(&[fake_token]));
     let row = measure_one(
@@ -92,7 +91,7 @@ async fn bare_axum(config: &Config) -> Result<Row> {
         None,
     )
     .await;
-    bare.stop();
+    bare.stop().await;
     row
 }
 
@@ -157,7 +156,7 @@ async fn scenarios(
 
     // --- the small table ---
     seed::seed_users(url, small, hash).await?;
-    let server = Server::start(server::latchkey_command(binary, url, dir), "latchkey")?;
+    let server = Server::start(server::latchkey_command(binary, url, dir), "latchkey").await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = Row::idle(
         format!("idle, {small_label} users"),
@@ -233,12 +232,12 @@ async fn scenarios(
         refresh,
     ]);
     rows.extend(flood.iter().cloned());
-    server.stop();
+    server.stop().await;
 
     // --- the big table, seeded while the server is stopped ---
     eprintln!("seeding {big_label} users");
     seed::seed_users(url, big, hash).await?;
-    let server = Server::start(server::latchkey_command(binary, url, dir), "latchkey")?;
+    let server = Server::start(server::latchkey_command(binary, url, dir), "latchkey").await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     rows.push(Row::idle(
         format!("idle, {big_label} users"),
@@ -280,7 +279,7 @@ async fn scenarios(
         Some(Ceiling::BareAxum),
     )
     .await?;
-    server.stop();
+    server.stop().await;
     rows.extend([
         me_big.clone(),
         login_big.clone(),
@@ -339,7 +338,7 @@ async fn measure(server: &Server, drivers: Vec<Driver>) -> Result<Vec<Row>> {
     }
     // CPU and memory are read from here on: the load, not the connection set-up.
     server.reset_peak();
-    let sampler = RssSampler::start(server.pid());
+    let sampler = server.sample_rss();
     let (server_cpu, own_cpu, started) = (
         server.cpu_time(),
         server::cpu_time_of("self"),
@@ -387,33 +386,4 @@ async fn measure(server: &Server, drivers: Vec<Driver>) -> Result<Vec<Row>> {
     // Let background work a scenario left behind (mail, session writes) settle.
     tokio::time::sleep(Duration::from_millis(500)).await;
     Ok(rows)
-}
-
-/// Samples the server's resident set every 50 ms on its own thread, keeping the maximum:
-/// together with the kernel's `VmHWM` this catches the peak even where clear_refs fails.
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicU64>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl RssSampler {
-    fn start(pid: u32) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicU64::new(0));
-        let (flag, max) = (Arc::clone(&stop), Arc::clone(&peak));
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                max.fetch_max(server::memory_of(pid).rss_kib, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        Self { stop, peak, thread }
-    }
-
-    fn stop(self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
-        self.peak.load(Ordering::Relaxed)
-    }
 }
