@@ -8,6 +8,7 @@
 mod ceilings;
 mod credentials;
 mod load;
+mod operations;
 mod postgres;
 mod report;
 mod scenarios;
