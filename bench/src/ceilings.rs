@@ -6,17 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
-};
+use argon2::{PasswordHash, PasswordHasher as _, PasswordVerifier as _};
 
 use crate::Result;
-
-/// latchkey's parameters: argon2id, m=19456 KiB, t=2, p=1.
-pub fn argon2() -> Argon2<'static> {
-    let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
+use crate::credentials::{PASSWORD, argon2};
 
 /// argon2id verifications per second with one thread per core, each verifying in a loop.
 pub fn argon2_verifications_per_second(hash: &str, run_for: Duration) -> Result<f64> {
@@ -26,7 +19,7 @@ pub fn argon2_verifications_per_second(hash: &str, run_for: Duration) -> Result<
     Ok(on_every_core(run_for, move || {
         let parsed = PasswordHash::new(&hash).expect("checked above");
         argon2()
-            .verify_password(crate::seed::PASSWORD.as_bytes(), &parsed)
+            .verify_password(PASSWORD.as_bytes(), &parsed)
             .is_ok()
     }))
 }
@@ -34,9 +27,7 @@ pub fn argon2_verifications_per_second(hash: &str, run_for: Duration) -> Result<
 /// argon2id hashes (with a fresh salt each) per second with one thread per core.
 pub fn argon2_hashes_per_second(run_for: Duration) -> f64 {
     on_every_core(run_for, || {
-        argon2()
-            .hash_password(crate::seed::PASSWORD.as_bytes())
-            .is_ok()
+        argon2().hash_password(PASSWORD.as_bytes()).is_ok()
     })
 }
 

@@ -6,7 +6,10 @@
 //! Run it with `cargo run --release -p latchkey-bench` (see docs/performance.md).
 
 mod ceilings;
+mod credentials;
 mod load;
+mod operations;
+mod postgres;
 mod report;
 mod scenarios;
 mod seed;

@@ -1,5 +1,5 @@
 //! The markdown the benchmark prints: the machine, one table per database with each scenario
-//! as a fraction of its ceiling, and the issue's targets with met or missed.
+//! as a fraction of its ceiling, and the targets of docs/performance.md judged met or missed.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -152,20 +152,106 @@ pub fn ceilings_line(ceilings: &Ceilings) -> String {
     )
 }
 
-/// One target of the issue, measured.
+/// One target, measured.
 pub struct Target {
     pub goal: &'static str,
     pub measured: String,
     pub met: bool,
 }
 
-pub fn targets(targets: &[Target]) -> String {
+pub fn targets_table(targets: &[Target]) -> String {
     let mut out = String::from("| target | measured | |\n|---|---|---|\n");
     for target in targets {
         let verdict = if target.met { "met" } else { "missed" };
         let _ = writeln!(out, "| {} | {} | {verdict} |", target.goal, target.measured);
     }
     out
+}
+
+/// The rows the targets are judged on.
+pub struct Figures<'a> {
+    pub ceilings: &'a Ceilings,
+    pub me: &'a Row,
+    pub login: &'a Row,
+    pub signup: &'a Row,
+    pub forgot: &'a Row,
+    pub me_flood: &'a Row,
+    pub login_flood: &'a Row,
+    pub me_big: &'a Row,
+    pub login_big: &'a Row,
+    pub idle: &'a Row,
+    pub big_flood: &'a Row,
+}
+
+/// The numbers latchkey aims for (docs/performance.md, "Targets"), each measured.
+pub fn targets(f: &Figures) -> Vec<Target> {
+    let share = |row: &Row, ceiling: f64| row.ok_per_second() / ceiling;
+    let percent = |x: f64| format!("{:.0} %", 100.0 * x);
+    let login = share(f.login, f.ceilings.argon2_verify);
+    let signup = share(f.signup, f.ceilings.argon2_hash);
+    let me = share(f.me, f.ceilings.bare_axum);
+    let forgot = share(f.forgot, f.ceilings.bare_axum);
+    let p99_factor = f.me_flood.p99().as_secs_f64() / f.me.p99().as_secs_f64().max(1e-9);
+    let flood_logins = share(f.login_flood, f.ceilings.argon2_verify);
+    // At fixed concurrency the time per request is the inverse of the throughput.
+    let slower = |small: &Row, big: &Row| small.ok_per_second() / big.ok_per_second().max(1e-9);
+    let me_growth = slower(f.me, f.me_big);
+    let login_growth = slower(f.login, f.login_big);
+    let idle_mib = f.idle.peak_rss_kib as f64 / 1024.0;
+    let flood_mib = f.big_flood.peak_rss_kib as f64 / 1024.0;
+    vec![
+        Target {
+            goal: "login ≥ 90 % of argon2 verify ceiling",
+            measured: percent(login),
+            met: login >= 0.9,
+        },
+        Target {
+            goal: "signup ≥ 90 % of argon2 hash ceiling",
+            measured: percent(signup),
+            met: signup >= 0.9,
+        },
+        Target {
+            goal: "me ≥ 30 % of bare axum",
+            measured: percent(me),
+            met: me >= 0.3,
+        },
+        Target {
+            goal: "forgotPassword ≥ 25 % of bare axum",
+            measured: percent(forgot),
+            met: forgot >= 0.25,
+        },
+        Target {
+            goal: "me p99 during 64-way login flood < 3× alone",
+            measured: format!(
+                "{:.1}× ({} vs {}); logins meanwhile {} of argon2 ceiling",
+                p99_factor,
+                millis(f.me_flood.p99()),
+                millis(f.me.p99()),
+                percent(flood_logins)
+            ),
+            met: p99_factor < 3.0,
+        },
+        Target {
+            goal: "me: big table ≤ 1.2× time per request of small",
+            measured: format!("{me_growth:.2}×"),
+            met: me_growth <= 1.2,
+        },
+        Target {
+            goal: "login: big table ≤ 1.2× time per request of small",
+            measured: format!("{login_growth:.2}×"),
+            met: login_growth <= 1.2,
+        },
+        Target {
+            goal: "idle RSS ≤ 20 MB",
+            measured: format!("{idle_mib:.1} MiB"),
+            met: idle_mib <= 20.0,
+        },
+        Target {
+            goal: "RSS under 1 000-connection login flood ≤ 150 MB",
+            measured: format!("{flood_mib:.1} MiB"),
+            met: flood_mib <= 150.0,
+        },
+    ]
 }
 
 pub fn rate(per_second: f64) -> String {
@@ -213,5 +299,54 @@ mod tests {
         assert_eq!(millis(Duration::from_micros(1_234)), "1.23 ms");
         assert_eq!(millis(Duration::from_millis(121)), "121 ms");
         assert_eq!(mib(20 * 1024), "20.0 MiB");
+    }
+
+    fn loaded(ok_per_second: f64, p99_ms: u64, peak_rss_mib: u64) -> Row {
+        Row {
+            scenario: String::new(),
+            load: Some(LoadFigures {
+                connections: 1,
+                ok_per_second,
+                p50: Duration::ZERO,
+                p99: Duration::from_millis(p99_ms),
+                errors: 0,
+                completed: 0,
+                server_cores: 0.0,
+                bench_cores: 0.0,
+            }),
+            peak_rss_kib: peak_rss_mib * 1024,
+            ceiling: None,
+        }
+    }
+
+    #[test]
+    fn targets_are_judged_against_the_ceilings_and_the_small_table() {
+        let ceilings = Ceilings {
+            argon2_verify: 100.0,
+            argon2_hash: 100.0,
+            bare_axum: 10_000.0,
+        };
+        let (me, login) = (loaded(3_000.0, 4, 60), loaded(89.0, 400, 60));
+        let judged = targets(&Figures {
+            ceilings: &ceilings,
+            me: &me,
+            login: &login,
+            signup: &loaded(90.0, 400, 60),
+            forgot: &loaded(2_000.0, 5, 60),
+            me_flood: &loaded(2_500.0, 12, 60),
+            login_flood: &loaded(10.0, 5_000, 60),
+            me_big: &loaded(2_400.0, 5, 60),
+            login_big: &loaded(89.0, 400, 60),
+            idle: &Row::idle("idle", 15 * 1024),
+            big_flood: &loaded(85.0, 5_000, 151),
+        });
+        let verdicts: Vec<bool> = judged.iter().map(|t| t.met).collect();
+        // login 89 %, signup 90 %, me 30 %, forgotPassword 20 %, p99 3.0×, me 1.25× slower,
+        // login the same, idle 15 MiB, flood 151 MiB.
+        assert_eq!(
+            verdicts,
+            [false, true, true, false, false, false, true, true, false]
+        );
+        assert_eq!(judged[0].measured, "89 %");
     }
 }

@@ -4,14 +4,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::load::{self, Plan, Workload};
-use crate::report::{self, Ceiling, Ceilings, LoadFigures, Row, Target};
+use crate::postgres::ScratchDatabase;
+use crate::report::{self, Ceiling, Ceilings, Figures, LoadFigures, Row, Target};
 use crate::server::{self, Server};
 use crate::workloads::{ForgotPassword, Login, Me, Refresh, Signup, login_pool};
-use crate::{Config, Result, ceilings, seed};
+use crate::{Config, Result, ceilings, credentials, seed};
 
 #[derive(Debug, Clone)]
 pub enum Database {
@@ -27,7 +27,7 @@ const POOL_CONNECTIONS: usize = 4;
 
 pub async fn run(config: Config) -> Result<()> {
     let binary = server::latchkey_binary()?;
-    let hash = seed::password_hash()?;
+    let hash = credentials::password_hash()?;
 
     eprintln!("ceilings: argon2id verify and hash on every core, then a bare axum handler");
     let argon2_verify = {
@@ -60,7 +60,7 @@ pub async fn run(config: Config) -> Result<()> {
             "### {}\n\n{}\n{}\n",
             database.name(),
             report::table(&all, &ceilings),
-            report::targets(&targets)
+            report::targets_table(&targets)
         ));
     }
     println!("{output}");
@@ -78,9 +78,9 @@ impl Database {
 
 /// The bare axum reference, loaded exactly like `me` (same requests, same connections).
 async fn bare_axum(config: &Config) -> Result<Row> {
-    let mut command = std::process::Command::new(std::env::current_exe()?);
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
     command.arg("bare-server");
-    let bare = Server::start(command, "the bare axum server")?;
+    let bare = Server::start(command, "the bare axum server").await?;
     let fake_token = "x".repeat(200); // about the length of a latchkey access token
     let me = Arc::new(Me::new(&[fake_token]));
     let row = measure_one(
@@ -91,7 +91,7 @@ async fn bare_axum(config: &Config) -> Result<Row> {
         None,
     )
     .await;
-    bare.stop();
+    bare.stop().await;
     row
 }
 
@@ -124,21 +124,20 @@ async fn run_database(
         std::env::temp_dir().join(format!("latchkey-bench-{}-{index}", std::process::id())),
     );
     std::fs::create_dir_all(&scratch.0)?;
-    let (url, postgres) = match database {
+    match database {
         Database::Sqlite => {
             let file = scratch.0.join("lk.db");
-            (format!("sqlite://{}?mode=rwc", file.display()), None)
+            let url = format!("sqlite://{}?mode=rwc", file.display());
+            scenarios(config, binary, &url, &scratch.0, hash, ceilings).await
         }
         Database::Postgres(admin_url) => {
-            let scratch_url = postgres::create_scratch(admin_url).await?;
-            (scratch_url.clone(), Some((admin_url.clone(), scratch_url)))
+            let database = ScratchDatabase::create(admin_url).await?;
+            let outcome =
+                scenarios(config, binary, database.url(), &scratch.0, hash, ceilings).await;
+            database.remove().await;
+            outcome
         }
-    };
-    let outcome = scenarios(config, binary, &url, &scratch.0, hash, ceilings).await;
-    if let Some((admin_url, scratch_url)) = postgres {
-        postgres::drop_scratch(&admin_url, &scratch_url).await;
     }
-    outcome
 }
 
 async fn scenarios(
@@ -157,7 +156,7 @@ async fn scenarios(
 
     // --- the small table ---
     seed::seed_users(url, small, hash).await?;
-    let server = Server::start(server::latchkey_command(binary, url, dir), "latchkey")?;
+    let server = Server::start(server::latchkey_command(binary, url, dir), "latchkey").await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = Row::idle(
         format!("idle, {small_label} users"),
@@ -233,12 +232,12 @@ async fn scenarios(
         refresh,
     ]);
     rows.extend(flood.iter().cloned());
-    server.stop();
+    server.stop().await;
 
     // --- the big table, seeded while the server is stopped ---
     eprintln!("seeding {big_label} users");
     seed::seed_users(url, big, hash).await?;
-    let server = Server::start(server::latchkey_command(binary, url, dir), "latchkey")?;
+    let server = Server::start(server::latchkey_command(binary, url, dir), "latchkey").await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     rows.push(Row::idle(
         format!("idle, {big_label} users"),
@@ -280,7 +279,7 @@ async fn scenarios(
         Some(Ceiling::BareAxum),
     )
     .await?;
-    server.stop();
+    server.stop().await;
     rows.extend([
         me_big.clone(),
         login_big.clone(),
@@ -288,7 +287,7 @@ async fn scenarios(
         forgot.clone(),
     ]);
 
-    let targets = targets(&Figures {
+    let targets = report::targets(&Figures {
         ceilings,
         me: &me_small,
         login: &login_small,
@@ -339,7 +338,7 @@ async fn measure(server: &Server, drivers: Vec<Driver>) -> Result<Vec<Row>> {
     }
     // CPU and memory are read from here on: the load, not the connection set-up.
     server.reset_peak();
-    let sampler = RssSampler::start(server.pid());
+    let sampler = server.sample_rss();
     let (server_cpu, own_cpu, started) = (
         server.cpu_time(),
         server::cpu_time_of("self"),
@@ -387,173 +386,4 @@ async fn measure(server: &Server, drivers: Vec<Driver>) -> Result<Vec<Row>> {
     // Let background work a scenario left behind (mail, session writes) settle.
     tokio::time::sleep(Duration::from_millis(500)).await;
     Ok(rows)
-}
-
-/// Samples the server's resident set every 50 ms on its own thread, keeping the maximum:
-/// together with the kernel's `VmHWM` this catches the peak even where clear_refs fails.
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicU64>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl RssSampler {
-    fn start(pid: u32) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicU64::new(0));
-        let (flag, max) = (Arc::clone(&stop), Arc::clone(&peak));
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                max.fetch_max(server::memory_of(pid).rss_kib, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        Self { stop, peak, thread }
-    }
-
-    fn stop(self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
-        self.peak.load(Ordering::Relaxed)
-    }
-}
-
-struct Figures<'a> {
-    ceilings: &'a Ceilings,
-    me: &'a Row,
-    login: &'a Row,
-    signup: &'a Row,
-    forgot: &'a Row,
-    me_flood: &'a Row,
-    login_flood: &'a Row,
-    me_big: &'a Row,
-    login_big: &'a Row,
-    idle: &'a Row,
-    big_flood: &'a Row,
-}
-
-/// The numbers to reach, each measured.
-fn targets(f: &Figures) -> Vec<Target> {
-    let share = |row: &Row, ceiling: f64| row.ok_per_second() / ceiling;
-    let percent = |x: f64| format!("{:.0} %", 100.0 * x);
-    let login = share(f.login, f.ceilings.argon2_verify);
-    let signup = share(f.signup, f.ceilings.argon2_hash);
-    let me = share(f.me, f.ceilings.bare_axum);
-    let forgot = share(f.forgot, f.ceilings.bare_axum);
-    let p99_factor = f.me_flood.p99().as_secs_f64() / f.me.p99().as_secs_f64().max(1e-9);
-    let flood_logins = share(f.login_flood, f.ceilings.argon2_verify);
-    // At fixed concurrency the time per request is the inverse of the throughput.
-    let slower = |small: &Row, big: &Row| small.ok_per_second() / big.ok_per_second().max(1e-9);
-    let me_growth = slower(f.me, f.me_big);
-    let login_growth = slower(f.login, f.login_big);
-    let idle_mib = f.idle.peak_rss_kib as f64 / 1024.0;
-    let flood_mib = f.big_flood.peak_rss_kib as f64 / 1024.0;
-    vec![
-        Target {
-            goal: "login ≥ 90 % of argon2 verify ceiling",
-            measured: percent(login),
-            met: login >= 0.9,
-        },
-        Target {
-            goal: "signup ≥ 90 % of argon2 hash ceiling",
-            measured: percent(signup),
-            met: signup >= 0.9,
-        },
-        Target {
-            goal: "me ≥ 30 % of bare axum",
-            measured: percent(me),
-            met: me >= 0.3,
-        },
-        Target {
-            goal: "forgotPassword ≥ 25 % of bare axum",
-            measured: percent(forgot),
-            met: forgot >= 0.25,
-        },
-        Target {
-            goal: "me p99 during 64-way login flood < 3× alone",
-            measured: format!(
-                "{:.1}× ({} vs {}); logins meanwhile {} of argon2 ceiling",
-                p99_factor,
-                report::millis(f.me_flood.p99()),
-                report::millis(f.me.p99()),
-                percent(flood_logins)
-            ),
-            met: p99_factor < 3.0,
-        },
-        Target {
-            goal: "me: big table ≤ 1.2× time per request of small",
-            measured: format!("{me_growth:.2}×"),
-            met: me_growth <= 1.2,
-        },
-        Target {
-            goal: "login: big table ≤ 1.2× time per request of small",
-            measured: format!("{login_growth:.2}×"),
-            met: login_growth <= 1.2,
-        },
-        Target {
-            goal: "idle RSS ≤ 20 MB",
-            measured: format!("{idle_mib:.1} MiB"),
-            met: idle_mib <= 20.0,
-        },
-        Target {
-            goal: "RSS under 1 000-connection login flood ≤ 150 MB",
-            measured: format!("{flood_mib:.1} MiB"),
-            met: flood_mib <= 150.0,
-        },
-    ]
-}
-
-/// A scratch database on the given PostgreSQL server, so that the run starts empty and leaves
-/// nothing behind.
-mod postgres {
-    use latchkey::sea_orm::{ConnectionTrait as _, Database};
-
-    use crate::Result;
-
-    fn name() -> String {
-        format!("latchkey_bench_{}", std::process::id())
-    }
-
-    /// `url` with its database replaced by `database`.
-    fn with_database(url: &str, database: &str) -> Result<String> {
-        let authority = url.find("://").ok_or("a PostgreSQL URL needs a scheme")? + 3;
-        let path = url[authority..]
-            .find('/')
-            .map_or(url.len(), |i| authority + i);
-        let query = url[path..].find('?').map_or(url.len(), |i| path + i);
-        Ok(format!("{}/{database}{}", &url[..path], &url[query..]))
-    }
-
-    pub async fn create_scratch(url: &str) -> Result<String> {
-        let admin = Database::connect(url).await?;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {}", name()))
-            .await
-            .map_err(|e| format!("cannot create a scratch database (needs CREATEDB): {e}"))?;
-        admin.close().await?;
-        with_database(url, &name())
-    }
-
-    pub async fn drop_scratch(admin_url: &str, _scratch_url: &str) {
-        let Ok(admin) = Database::connect(admin_url).await else {
-            return;
-        };
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", name()))
-            .await;
-        let _ = admin.close().await;
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn the_database_is_swapped_in_the_url() {
-            let swap = |url| super::with_database(url, "x").unwrap();
-            assert_eq!(
-                swap("postgres://u:p@h:5432/app?sslmode=disable"),
-                "postgres://u:p@h:5432/x?sslmode=disable"
-            );
-            assert_eq!(swap("postgres://u@h"), "postgres://u@h/x");
-        }
-    }
 }

@@ -2,11 +2,11 @@
 //! entities and migrations, while the server is stopped.
 //!
 //! Signing a million users up would take hours of argon2; every seeded row instead holds the
-//! same precomputed hash of [`PASSWORD`], which verifies exactly like a per-user one.
+//! same precomputed hash of [`crate::credentials::PASSWORD`], which verifies exactly like a
+//! per-user one.
 
 use std::time::Instant;
 
-use argon2::PasswordHasher as _;
 use latchkey::entities::user;
 use latchkey::sea_orm::prelude::{ChronoUtc, Uuid};
 use latchkey::sea_orm::{
@@ -14,9 +14,6 @@ use latchkey::sea_orm::{
 };
 
 use crate::Result;
-
-/// The password of every seeded user (long, and in no breached-password list).
-pub const PASSWORD: &str = "bench-correct-horse-battery-7";
 
 /// Rows per INSERT: 7 columns each stays far below SQLite's 32 766 and PostgreSQL's 65 535
 /// bound parameters.
@@ -26,14 +23,6 @@ const ROWS_PER_TRANSACTION: u64 = 50_000;
 
 pub fn user_email(index: u64) -> String {
     format!("user{index}@example.com")
-}
-
-/// The argon2id PHC string of [`PASSWORD`] with latchkey's parameters (m=19456, t=2, p=1).
-pub fn password_hash() -> Result<String> {
-    let hash = crate::ceilings::argon2()
-        .hash_password(PASSWORD.as_bytes())
-        .map_err(|e| format!("argon2: {e}"))?;
-    Ok(hash.to_string())
 }
 
 /// Makes sure the database holds users `0..total`: migrates it, then inserts the missing rows

@@ -6,10 +6,14 @@ use std::collections::VecDeque;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use rustix::process::{Pid, Signal, kill_process};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
 
 use crate::Result;
 
@@ -17,9 +21,15 @@ use crate::Result;
 const LISTENING: &str = "listening on http://";
 /// How many of the server's last log lines to keep for an error message.
 const TAIL_LINES: usize = 20;
+/// Start-up runs migrations and computes one argon2 hash: seconds, not minutes.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a graceful stop may take before the server is killed.
+const STOP_GRACE: Duration = Duration::from_secs(15);
 
 pub struct Server {
+    /// Killed when dropped, so that a run ending in an error leaves no server behind.
     child: Child,
+    pid: u32,
     pub addr: SocketAddr,
     log_tail: Arc<Mutex<VecDeque<String>>>,
 }
@@ -35,17 +45,26 @@ pub struct Memory {
 impl Server {
     /// Starts `command` and waits until it logs its address. Its stderr keeps being read (and
     /// only the tail kept), so a chatty server never blocks on a full pipe.
-    pub fn start(mut command: Command, what: &str) -> Result<Self> {
-        let mut child = command
+    ///
+    /// # Errors
+    /// When the server cannot be started, or exits or stays silent instead of listening.
+    pub async fn start(mut command: Command, what: &str) -> Result<Self> {
+        let (stderr, stderr_writer) = std::io::pipe()?;
+        let spawned = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {what}: {e}"))?;
-        let stderr = child.stderr.take().expect("stderr is piped");
+            .stderr(stderr_writer)
+            .kill_on_drop(true)
+            .spawn();
+        // The command holds the pipe's write end: closing it here lets the reader see the end
+        // of the log (and this function the failure) as soon as the server exits.
+        drop(command);
+        let child = spawned.map_err(|e| format!("cannot start {what}: {e}"))?;
+        let pid = child.id().ok_or_else(|| format!("{what} exited at once"))?;
         let log_tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
-        let (found, address) = mpsc::channel();
+        let (found, address) = oneshot::channel();
         let tail = Arc::clone(&log_tail);
+        // A plain thread, not a task: the runtime's threads are the load generator's.
         std::thread::spawn(move || {
             let mut found = Some(found);
             for line in BufReader::new(stderr).lines() {
@@ -66,41 +85,41 @@ impl Server {
         });
         let mut server = Self {
             child,
+            pid,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log_tail,
         };
-        // Start-up runs migrations and computes one argon2 hash: seconds, not minutes.
-        match address.recv_timeout(Duration::from_secs(120)) {
-            Ok(addr) => {
+        match tokio::time::timeout(START_TIMEOUT, address).await {
+            Ok(Ok(addr)) => {
                 server.addr = addr;
                 Ok(server)
             }
-            Err(_) => {
-                let _ = server.child.kill();
-                let _ = server.child.wait();
+            _ => {
+                let _ = server.child.kill().await;
                 Err(format!("{what} did not start:\n{}", server.log_tail()).into())
             }
         }
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     pub fn memory(&self) -> Memory {
-        memory_of(self.pid())
+        memory_of(self.pid)
     }
 
     /// Resets the peak resident set (`VmHWM`) so that the next reading is this scenario's peak.
     /// Writing 5 to `clear_refs` does exactly that (Linux 4.0+); if it fails, the sampled
     /// maximum of `VmRSS` still stands.
     pub fn reset_peak(&self) {
-        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5");
     }
 
     /// CPU time (user + system) the process has used so far.
     pub fn cpu_time(&self) -> Duration {
-        cpu_time_of(&self.pid().to_string())
+        cpu_time_of(&self.pid.to_string())
+    }
+
+    /// Starts sampling the server's resident set, for [`RssSampler::stop`] to report its peak.
+    pub fn sample_rss(&self) -> RssSampler {
+        RssSampler::start(self.pid)
     }
 
     /// The last lines the server logged, for error messages.
@@ -112,20 +131,58 @@ impl Server {
         tail.iter().cloned().collect::<Vec<_>>().join("\n")
     }
 
-    /// Asks the server to stop with SIGTERM (a graceful shutdown leaves the SQLite file
-    /// checkpointed for the seeder), and kills it if it takes too long.
-    pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
-        for _ in 0..150 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+    /// Stops the server with SIGTERM, and kills it through its handle if it takes too long.
+    ///
+    /// SIGTERM rather than the handle's SIGKILL, because the graceful shutdown it starts
+    /// matters to the next phase: latchkey finishes accepted reset requests, delivers the mail
+    /// already committed and closes the database (checkpointing SQLite's WAL), so the server
+    /// started next on the same database begins quiet instead of working off a backlog.
+    pub async fn stop(mut self) {
+        // The pid still names our child: until the handle waits for it, even an exited child
+        // stays a zombie that holds its pid, so the signal cannot reach another process.
+        let pid = self
+            .child
+            .id()
+            .and_then(|id| Pid::from_raw(id.try_into().ok()?));
+        if let Some(pid) = pid {
+            let _ = kill_process(pid, Signal::TERM);
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if tokio::time::timeout(STOP_GRACE, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// Samples a process's resident set every 50 ms on its own thread, keeping the maximum:
+/// together with the kernel's `VmHWM` this catches the peak even where clear_refs fails.
+pub struct RssSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let (flag, max) = (Arc::clone(&stop), Arc::clone(&peak));
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                max.fetch_max(memory_of(pid).rss_kib, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Self { stop, peak, thread }
+    }
+
+    /// Ends the sampling and returns the largest resident set seen, in KiB.
+    pub fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        self.peak.load(Ordering::Relaxed)
     }
 }
 
@@ -191,7 +248,7 @@ pub fn latchkey_binary() -> Result<PathBuf> {
             .parent()
             .and_then(Path::file_name)
             .is_some_and(|dir| dir == "release");
-        let mut build = Command::new(cargo);
+        let mut build = std::process::Command::new(cargo);
         build
             .current_dir(workspace)
             .args(["build", "--bin", "latchkey"]);
@@ -276,6 +333,43 @@ mod tests {
             Some("127.0.0.1:41234".parse().unwrap())
         );
         assert_eq!(parse_address("starting"), None);
+    }
+
+    /// A stand-in server: `sh` running `script`.
+    fn shell(script: &str) -> Command {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        command
+    }
+
+    #[tokio::test]
+    async fn a_server_is_started_on_its_logged_address_and_stopped_with_sigterm() {
+        let marker =
+            std::env::temp_dir().join(format!("latchkey-bench-stop-{}", std::process::id()));
+        let _ = std::fs::remove_file(&marker);
+        let script = format!(
+            "trap 'echo graceful > {}; exit 0' TERM; echo 'listening on http://127.0.0.1:4321' >&2; while :; do sleep 0.05; done",
+            marker.display()
+        );
+        let server = Server::start(shell(&script), "sh").await.unwrap();
+        assert_eq!(server.addr, "127.0.0.1:4321".parse().unwrap());
+        let started = std::time::Instant::now();
+        server.stop().await;
+        assert!(started.elapsed() < STOP_GRACE / 2, "not stopped by SIGTERM");
+        assert!(marker.exists(), "the server did not get SIGTERM");
+        let _ = std::fs::remove_file(&marker);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_exits_instead_of_listening_fails_at_once_with_its_log() {
+        let started = std::time::Instant::now();
+        let error = Server::start(shell("echo 'no database' >&2; exit 1"), "sh")
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("no database"), "{error}");
+        assert!(started.elapsed() < START_TIMEOUT / 2);
     }
 
     #[test]

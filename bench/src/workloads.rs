@@ -1,4 +1,5 @@
-//! The GraphQL requests of each scenario, and the login pool that hands out tokens.
+//! The GraphQL requests of each scenario (the documents of [`crate::operations`]), and the login
+//! pool that hands out tokens.
 //!
 //! latchkey throttles per client address (login 30/min, signup and forgotPassword 20/h) and
 //! forgotPassword also per email (5/h). The server trusts loopback as a proxy in the benchmark,
@@ -14,8 +15,10 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Request, StatusCode};
 
 use crate::Result;
+use crate::credentials::PASSWORD;
 use crate::load::{ConnState, Connection, Workload, is_success};
-use crate::seed::{PASSWORD, user_email};
+use crate::operations;
+use crate::seed::user_email;
 
 /// One counter for the whole run: a client address is never reused, even across scenarios
 /// that follow each other within the login limit's minute.
@@ -25,7 +28,6 @@ static NEXT_ACCOUNT: AtomicU64 = AtomicU64::new(0);
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const HOST_VALUE: HeaderValue = HeaderValue::from_static("127.0.0.1");
-const ME_QUERY: &str = r#"{"query":"{ me { id email name emailVerified } }"}"#;
 
 /// A prime multiplier: `n * SPREAD mod users` visits every user once per `users` requests in
 /// a scattered order, so consecutive requests hit different parts of the table's index.
@@ -48,22 +50,17 @@ fn post() -> hyper::http::request::Builder {
         .header(CONTENT_TYPE, JSON)
 }
 
-fn throttled_post(body: String) -> Request<Full<Bytes>> {
+fn throttled_post(body: Bytes) -> Request<Full<Bytes>> {
     post()
         .header("x-forwarded-for", next_client())
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body))
         .expect("a valid request")
-}
-
-fn login_body(email: &str) -> String {
-    format!(
-        r#"{{"query":"mutation($e: String!, $p: String!) {{ login(input: {{email: $e, password: $p}}) {{ accessToken refreshToken }} }}","variables":{{"e":"{email}","p":"{PASSWORD}"}}}}"#
-    )
 }
 
 /// `me` with a valid token, spread over a pool of sessions.
 pub struct Me {
     tokens: Vec<HeaderValue>,
+    body: Bytes,
 }
 
 impl Me {
@@ -74,17 +71,20 @@ impl Me {
                 HeaderValue::try_from(format!("Bearer {token}")).expect("a token is header-safe")
             })
             .collect();
-        Self { tokens }
+        Self {
+            tokens,
+            body: operations::me(),
+        }
     }
 }
 
 impl Workload for Me {
     fn request(&self, conn: &mut ConnState) -> Request<Full<Bytes>> {
-        // Cloning a HeaderValue and a static body shares their bytes: no copy per request.
+        // Cloning a HeaderValue and Bytes shares their bytes: no copy per request.
         let token = &self.tokens[(conn.index * 131 + conn.sent as usize) % self.tokens.len()];
         post()
             .header(AUTHORIZATION, token.clone())
-            .body(Full::new(Bytes::from_static(ME_QUERY.as_bytes())))
+            .body(Full::new(self.body.clone()))
             .expect("a valid request")
     }
 }
@@ -97,7 +97,10 @@ pub struct Login {
 impl Workload for Login {
     fn request(&self, _conn: &mut ConnState) -> Request<Full<Bytes>> {
         let n = NEXT_ACCOUNT.fetch_add(1, Ordering::Relaxed);
-        throttled_post(login_body(&user_email(spread(n, self.users))))
+        throttled_post(operations::login(
+            &user_email(spread(n, self.users)),
+            PASSWORD,
+        ))
     }
 }
 
@@ -108,9 +111,7 @@ impl Workload for Signup {
     fn request(&self, _conn: &mut ConnState) -> Request<Full<Bytes>> {
         let n = NEXT_ACCOUNT.fetch_add(1, Ordering::Relaxed);
         let email = format!("signup-{}-{n}@example.com", std::process::id());
-        throttled_post(format!(
-            r#"{{"query":"mutation($i: SignupInput!) {{ signup(input: $i) {{ accessToken refreshToken }} }}","variables":{{"i":{{"email":"{email}","password":"{PASSWORD}"}}}}}}"#
-        ))
+        throttled_post(operations::signup(&email, PASSWORD))
     }
 }
 
@@ -126,10 +127,9 @@ impl Workload for Refresh {
         let token = conn
             .carry
             .get_or_insert_with(|| self.starts[conn.index % self.starts.len()].clone());
-        let body = Bytes::from(format!(
-            r#"{{"query":"mutation($t: String!) {{ refreshToken(refreshToken: $t) {{ accessToken refreshToken }} }}","variables":{{"t":"{token}"}}}}"#
-        ));
-        post().body(Full::new(body)).expect("a valid request")
+        post()
+            .body(Full::new(operations::refresh_token(token)))
+            .expect("a valid request")
     }
 
     fn check(&self, conn: &mut ConnState, status: StatusCode, body: &[u8]) -> bool {
@@ -150,9 +150,7 @@ impl Workload for ForgotPassword {
     fn request(&self, _conn: &mut ConnState) -> Request<Full<Bytes>> {
         let n = NEXT_ACCOUNT.fetch_add(1, Ordering::Relaxed);
         let email = user_email(spread(n, self.users));
-        throttled_post(format!(
-            r#"{{"query":"mutation($e: String!) {{ forgotPassword(email: $e) }}","variables":{{"e":"{email}"}}}}"#
-        ))
+        throttled_post(operations::forgot_password(&email))
     }
 }
 
@@ -232,10 +230,14 @@ mod tests {
 
     #[test]
     fn tokens_are_found_in_an_answer() {
-        let body = br#"{"data":{"login":{"accessToken":"a.b.c","refreshToken":"xyz"}}}"#;
+        let body = br#"{"data":{"login":{"accessToken":"a.b.c","refreshToken":"xyz","tokenType":"Bearer","expiresIn":900,"user":{"id":"1","email":"user1@example.com","name":null}}}}"#;
         assert_eq!(json_string(body, "accessToken"), Some("a.b.c"));
         assert_eq!(json_string(body, "refreshToken"), Some("xyz"));
         assert!(is_success(StatusCode::OK, body));
+        // The operation's own key holds an object, not the token.
+        let rotated =
+            br#"{"data":{"refreshToken":{"accessToken":"d.e.f","refreshToken":"next","expiresIn":900}}}"#;
+        assert_eq!(json_string(rotated, "refreshToken"), Some("next"));
         assert!(!is_success(StatusCode::OK, br#"{"data":null,"errors":[]}"#));
     }
 }
