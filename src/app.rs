@@ -20,6 +20,7 @@ use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
 use crate::db;
 use crate::graphql::{SchemaDeps, Schemas};
+use crate::http::server::{self, ConnectionLimits};
 use crate::http::{AppState, router};
 use crate::mail::Outbox;
 use crate::mail::transport::Transport;
@@ -46,6 +47,7 @@ pub struct Application {
     reset_worker: ResetRequestWorker,
     session_listener: SessionChangeListener,
     db: DatabaseConnection,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -144,6 +146,7 @@ impl Application {
             reset_worker,
             session_listener,
             db,
+            limits: connection_limits(&settings),
         })
     }
 
@@ -157,7 +160,8 @@ impl Application {
     /// in flight, lets the mail worker finish its delivery, and closes the database.
     ///
     /// # Errors
-    /// An I/O error from the listener.
+    /// None today: a failed accept is retried and a failed connection concerns only its client.
+    /// The `Result` is kept for callers that await a server task.
     pub async fn run_until<F>(self, shutdown: F) -> std::io::Result<()>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -169,13 +173,7 @@ impl Application {
         let mail_worker = tokio::spawn(self.worker.run(mail_worker_stopped.clone()));
         let session_listener = tokio::spawn(self.session_listener.run(mail_worker_stopped));
         tracing::info!("listening on http://{address}");
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        server::serve(self.listener, self.router, self.limits, shutdown).await;
         // Reset requests first, so that the mail they enqueue is in the mail worker's last pass.
         let _ = stop_reset_worker.send(true);
         if let Err(error) = reset_worker.await {
@@ -190,7 +188,39 @@ impl Application {
             tracing::warn!(%error, "closing the database failed");
         }
         tracing::info!("stopped");
-        served
+        Ok(())
+    }
+}
+
+/// The connection bound and timeouts; raises the open-file limit first, since the default
+/// bound is what that limit leaves room for.
+fn connection_limits(settings: &Settings) -> ConnectionLimits {
+    let open_files = server::raise_open_file_limit();
+    let fits = server::max_connections_for(open_files, settings.database_max_connections);
+    let max_connections = match settings.max_connections {
+        Some(configured) => {
+            let configured = usize::try_from(configured).unwrap_or(usize::MAX);
+            if configured > fits && fits < server::DEFAULT_MAX_CONNECTIONS {
+                tracing::warn!(
+                    open_files,
+                    "LATCHKEY_MAX_CONNECTIONS {configured} is more than the open-file limit leaves room for ({fits}): clients past that may find the server unable to accept them"
+                );
+            }
+            configured
+        }
+        None => fits,
+    };
+    tracing::info!(
+        open_files,
+        max_connections,
+        header_timeout = ?settings.header_timeout,
+        idle_timeout = ?settings.idle_timeout,
+        "connection limits"
+    );
+    ConnectionLimits {
+        max_connections,
+        header_timeout: settings.header_timeout,
+        idle_timeout: settings.idle_timeout,
     }
 }
 

@@ -85,6 +85,19 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Most client connections open at once; past it a new connection gets 503. Unset: 10,000,
+    /// or fewer when the open-file limit leaves room for less.
+    #[arg(long, env = "LATCHKEY_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: Option<u32>,
+
+    /// How long a client may take to send a request's headers, from their first byte.
+    #[arg(long, env = "LATCHKEY_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    pub header_timeout: Duration,
+
+    /// How long a connection may sit idle between requests before it is closed.
+    #[arg(long, env = "LATCHKEY_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_positive_duration)]
+    pub idle_timeout: Duration,
+
     /// HS256 signing key, at least 32 bytes. Generated and kept beside a SQLite database when unset.
     #[arg(long, env = "LATCHKEY_JWT_SECRET", value_parser = parse_jwt_secret, hide_env_values = true)]
     pub jwt_secret: Option<SecretString>,
