@@ -237,7 +237,7 @@ fn jwt_secret(settings: &Settings) -> Result<SecretString, StartupError> {
                 .into(),
         ));
     }
-    let Some(path) = sqlite_path(&settings.database_url) else {
+    let Some(path) = db::sqlite_file(&settings.database_url) else {
         tracing::warn!(
             "LATCHKEY_JWT_SECRET is unset and the database is in memory: using a throwaway key"
         );
@@ -278,15 +278,6 @@ fn random_secret() -> String {
     )
 }
 
-/// The file path of a `sqlite:` URL, or `None` for an in-memory database.
-fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
-}
-
 fn secret_file_beside(database: &Path) -> PathBuf {
     let stem = database
         .file_stem()
@@ -295,15 +286,27 @@ fn secret_file_beside(database: &Path) -> PathBuf {
     database.with_file_name(format!("{stem}.jwt-secret"))
 }
 
+/// Creates `path` holding `contents`, readable by its owner only (`0600`), and a missing folder
+/// for it `0700`.
 fn write_private_file(path: &Path, contents: &str) -> Result<(), StartupError> {
     use std::io::Write as _;
+    let cannot_create =
+        |e: std::io::Error| StartupError::Config(format!("cannot create {}: {e}", path.display()));
+    if let Some(folder) = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(folder).map_err(cannot_create)?;
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| StartupError::Config(format!("cannot create {}: {e}", path.display())))?;
+    let mut file = options.open(path).map_err(cannot_create)?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -314,17 +317,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sqlite_urls_name_their_file() {
-        assert_eq!(
-            sqlite_path("sqlite://latchkey.db?mode=rwc"),
-            Some(PathBuf::from("latchkey.db"))
-        );
-        assert_eq!(
-            sqlite_path("sqlite:///var/lib/lk/app.db"),
-            Some(PathBuf::from("/var/lib/lk/app.db"))
-        );
-        assert_eq!(sqlite_path("sqlite::memory:"), None);
-        assert_eq!(sqlite_path("postgres://x@y/z"), None);
+    fn the_secret_file_sits_beside_the_database() {
         assert_eq!(
             secret_file_beside(Path::new("/data/latchkey.db")),
             PathBuf::from("/data/latchkey.jwt-secret")
