@@ -15,9 +15,8 @@ use crate::accounts::{
     AccountDeps, AccountSettings, Accounts, ResetRequestWorker, SessionChangeListener,
 };
 use crate::auth::jwt::JwtKeys;
-use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
-use crate::config::Settings;
+use crate::config::{self, Settings};
 use crate::db;
 use crate::graphql::{SchemaDeps, Schemas};
 use crate::http::server::{self, ConnectionLimits};
@@ -58,7 +57,7 @@ impl Application {
     /// `Config` for unusable settings, otherwise the database or I/O error.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         // Settings first: a missing key is a configuration error, whatever the database says.
-        let secret = jwt_secret(&settings)?;
+        let secret = master_secret(&settings)?;
         let pool = db::PoolSettings {
             max_connections: settings.database_max_connections,
             timeout: settings.database_timeout,
@@ -224,41 +223,44 @@ fn connection_limits(settings: &Settings) -> ConnectionLimits {
     }
 }
 
-/// The JWT signing key: the configured one, or with SQLite one generated on first start and
-/// kept in a `0600` file beside the database. PostgreSQL deployments run several instances,
-/// which must share a key, so there it has to be configured.
-fn jwt_secret(settings: &Settings) -> Result<SecretString, StartupError> {
-    if let Some(secret) = &settings.jwt_secret {
+/// The master secret: the configured one, or with SQLite one generated on first start and kept
+/// in a `0600` file beside the database. PostgreSQL deployments run several instances, which
+/// must share it, so there it has to be configured. Either way it must pass
+/// [`config::secret_weakness`].
+fn master_secret(settings: &Settings) -> Result<SecretString, StartupError> {
+    if let Some(secret) = settings.master_secret().map_err(StartupError::Config)? {
         return Ok(secret.clone());
     }
     if settings.is_postgres() {
-        return Err(StartupError::Config(
-            "LATCHKEY_JWT_SECRET must be set (at least 32 bytes) when DATABASE_URL is PostgreSQL"
-                .into(),
-        ));
+        return Err(StartupError::Config(format!(
+            "LATCHKEY_SECRET must be set when DATABASE_URL is PostgreSQL, the same for every instance; {}",
+            config::HOW_TO_GENERATE
+        )));
     }
     let Some(path) = db::sqlite_file(&settings.database_url) else {
         tracing::warn!(
-            "LATCHKEY_JWT_SECRET is unset and the database is in memory: using a throwaway key"
+            "LATCHKEY_SECRET is unset and the database is in memory: using a throwaway secret"
         );
-        return Ok(SecretString::from(random_secret()));
+        return Ok(SecretString::from(generate_secret()));
     };
     let secret_path = secret_file_beside(&path);
     match std::fs::read_to_string(&secret_path) {
-        Ok(secret) if secret.trim().len() >= 32 => {
-            tracing::warn!(file = %secret_path.display(), "LATCHKEY_JWT_SECRET is unset: using the key kept in this file");
-            Ok(SecretString::from(secret.trim().to_owned()))
-        }
-        Ok(_) => Err(StartupError::Config(format!(
-            "{} holds a JWT secret shorter than 32 bytes; delete it or set LATCHKEY_JWT_SECRET",
-            secret_path.display()
-        ))),
+        Ok(secret) => match config::secret_weakness(secret.trim()) {
+            None => {
+                tracing::warn!(file = %secret_path.display(), "LATCHKEY_SECRET is unset: using the secret kept in this file");
+                Ok(SecretString::from(secret.trim().to_owned()))
+            }
+            Some(weakness) => Err(StartupError::Config(format!(
+                "{} holds a weak secret ({weakness}); replace it with the output of `latchkey secret generate`, or set LATCHKEY_SECRET",
+                secret_path.display()
+            ))),
+        },
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let secret = random_secret();
+            let secret = generate_secret();
             write_private_file(&secret_path, &secret)?;
             tracing::warn!(
                 file = %secret_path.display(),
-                "LATCHKEY_JWT_SECRET is unset: generated a signing key and kept it in this file (mode 0600)"
+                "LATCHKEY_SECRET is unset: generated a secret and kept it in this file (mode 0600)"
             );
             Ok(SecretString::from(secret))
         }
@@ -269,13 +271,14 @@ fn jwt_secret(settings: &Settings) -> Result<SecretString, StartupError> {
     }
 }
 
-fn random_secret() -> String {
-    // Two 256-bit tokens: 86 characters of base64url.
-    format!(
-        "{}{}",
-        OpaqueToken::generate().token,
-        OpaqueToken::generate().token
-    )
+/// A fresh master secret: 64 random bytes in base64url, 86 characters, far past what
+/// [`config::secret_weakness`] asks.
+pub fn generate_secret() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 64];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn secret_file_beside(database: &Path) -> PathBuf {
@@ -315,6 +318,19 @@ fn write_private_file(path: &Path, contents: &str) -> Result<(), StartupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_secrets_are_strong_and_fresh() {
+        let secrets: Vec<String> = (0..100).map(|_| generate_secret()).collect();
+        for secret in &secrets {
+            assert_eq!(secret.len(), 86);
+            assert_eq!(config::secret_weakness(secret), None, "{secret}");
+        }
+        let mut unique = secrets.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), secrets.len());
+    }
 
     #[test]
     fn the_secret_file_sits_beside_the_database() {

@@ -1,5 +1,6 @@
 //! The `latchkey` binary as an operator runs it: nothing to configure, exit status 2 for a bad
-//! setting, private files, a clean exit on SIGTERM, migrations and the schema printer.
+//! setting, weak secrets refused and strong ones generated, private files, a clean exit on
+//! SIGTERM, migrations and the schema printer.
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -88,6 +89,153 @@ fn a_short_jwt_secret_is_refused_without_echoing_it() {
         !stderr.contains("hunter2"),
         "the secret must not be echoed: {stderr}"
     );
+}
+
+/// Starts `command` and returns its exit status and stderr, or panics (killing it) when it is
+/// still running after `deadline`, as a server that accepted its settings would be.
+fn exit_within(command: &mut Command, deadline: Duration) -> (Option<i32>, String) {
+    let mut child = command
+        .env("LATCHKEY_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_with_deadline(&mut child, deadline);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status.code(), stderr)
+}
+
+#[test]
+fn a_weak_secret_is_refused_with_status_2_naming_the_setting_without_echoing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (variable, flag, secret) in [
+        // What a dictionary attack on a captured token found.
+        (
+            "LATCHKEY_SECRET",
+            "--secret",
+            "31415926535897932384626433832795",
+        ),
+        (
+            "LATCHKEY_JWT_SECRET",
+            "--jwt-secret",
+            "27182818284590452353602874713526",
+        ),
+        // Long, but a single kind of character.
+        (
+            "LATCHKEY_SECRET",
+            "--secret",
+            "thequickbrownfoxjumpsoverthelazydogthequickbrownfox",
+        ),
+        // Long, but few distinct characters.
+        (
+            "LATCHKEY_SECRET",
+            "--secret",
+            "abAB12abAB12abAB12abAB12abAB12abAB12abAB12abAB12",
+        ),
+        // 32 hex digits are 16 bytes of key material.
+        (
+            "LATCHKEY_SECRET",
+            "--secret",
+            "9f86d081884c7d659a2feaa0c55ad015",
+        ),
+    ] {
+        let (status, stderr) = exit_within(
+            latchkey(dir.path()).env(variable, secret),
+            Duration::from_secs(20),
+        );
+
+        assert_eq!(status, Some(2), "{variable}={secret}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line, got: {stderr}");
+        assert!(
+            stderr.contains(variable) && stderr.contains(flag),
+            "names the setting: {stderr}"
+        );
+        assert!(
+            stderr.contains("latchkey secret generate"),
+            "says how to get a good one: {stderr}"
+        );
+        assert!(
+            !stderr.contains(secret),
+            "the secret must not be echoed: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_secret_under_both_its_names_must_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (generated_secret(dir.path()), generated_secret(dir.path()));
+
+    let (status, stderr) = exit_within(
+        latchkey(dir.path())
+            .env("LATCHKEY_SECRET", &first)
+            .env("LATCHKEY_JWT_SECRET", &second),
+        Duration::from_secs(20),
+    );
+
+    assert_eq!(status, Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line, got: {stderr}");
+    assert!(
+        stderr.contains("LATCHKEY_SECRET") && stderr.contains("LATCHKEY_JWT_SECRET"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&first) && !stderr.contains(&second),
+        "{stderr}"
+    );
+}
+
+/// The output of `latchkey secret generate`, asserting that it succeeds with one line.
+fn generated_secret(dir: &Path) -> String {
+    let output = latchkey(dir).args(["secret", "generate"]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    stdout.trim().to_owned()
+}
+
+#[test]
+fn secret_generate_prints_a_fresh_secret_that_serve_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = generated_secret(dir.path());
+    assert_ne!(
+        secret,
+        generated_secret(dir.path()),
+        "a fresh one each time"
+    );
+    // The weak secret it is meant to replace does not get in its way.
+    let beside_a_weak_one = latchkey(dir.path())
+        .env("LATCHKEY_SECRET", "31415926535897932384626433832795")
+        .args(["secret", "generate"])
+        .output()
+        .unwrap();
+    assert!(beside_a_weak_one.status.success());
+
+    let mut child = latchkey(dir.path())
+        .env("LATCHKEY_LISTEN", "127.0.0.1:0")
+        .env("LATCHKEY_SECRET", &secret)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = wait_until_listening(&mut child);
+
+    assert_eq!(http_status(&address, "/healthz"), 200);
+    assert!(
+        !dir.path().join("latchkey.jwt-secret").exists(),
+        "the configured secret is used, none is generated"
+    );
+    stop(&mut child);
 }
 
 /// The permission bits of `path` in octal, as `ls -l` and `chmod` speak them: "600".
@@ -225,7 +373,7 @@ fn post_graphql(address: &str, body: &serde_json::Value) -> String {
 }
 
 #[test]
-fn postgres_without_a_jwt_secret_is_a_bad_setting() {
+fn postgres_without_a_secret_is_a_bad_setting() {
     let dir = tempfile::tempdir().unwrap();
     let output = latchkey(dir.path())
         .args([
@@ -237,7 +385,7 @@ fn postgres_without_a_jwt_secret_is_a_bad_setting() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("LATCHKEY_JWT_SECRET"), "{stderr}");
+    assert!(stderr.contains("LATCHKEY_SECRET"), "{stderr}");
 }
 
 #[test]
