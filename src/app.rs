@@ -15,12 +15,12 @@ use crate::accounts::{
     AccountDeps, AccountSettings, Accounts, ResetRequestWorker, SessionChangeListener,
 };
 use crate::auth::jwt::JwtKeys;
-use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
 use crate::auth::secret_box::{Purpose, SecretBox};
-use crate::config::Settings;
+use crate::config::{self, Settings};
 use crate::db;
 use crate::graphql::{SchemaDeps, Schemas};
+use crate::http::server::{self, ConnectionLimits};
 use crate::http::{AppState, router};
 use crate::mail::Outbox;
 use crate::mail::transport::Transport;
@@ -47,6 +47,7 @@ pub struct Application {
     reset_worker: ResetRequestWorker,
     session_listener: SessionChangeListener,
     db: DatabaseConnection,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -57,7 +58,7 @@ impl Application {
     /// `Config` for unusable settings, otherwise the database or I/O error.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         // Settings first: a missing key is a configuration error, whatever the database says.
-        let secret = jwt_secret(&settings)?;
+        let secret = master_secret(&settings)?;
         let pool = db::PoolSettings {
             max_connections: settings.database_max_connections,
             timeout: settings.database_timeout,
@@ -149,6 +150,7 @@ impl Application {
             reset_worker,
             session_listener,
             db,
+            limits: connection_limits(&settings),
         })
     }
 
@@ -162,7 +164,8 @@ impl Application {
     /// in flight, lets the mail worker finish its delivery, and closes the database.
     ///
     /// # Errors
-    /// An I/O error from the listener.
+    /// None today: a failed accept is retried and a failed connection concerns only its client.
+    /// The `Result` is kept for callers that await a server task.
     pub async fn run_until<F>(self, shutdown: F) -> std::io::Result<()>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -174,13 +177,7 @@ impl Application {
         let mail_worker = tokio::spawn(self.worker.run(mail_worker_stopped.clone()));
         let session_listener = tokio::spawn(self.session_listener.run(mail_worker_stopped));
         tracing::info!("listening on http://{address}");
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        server::serve(self.listener, self.router, self.limits, shutdown).await;
         // Reset requests first, so that the mail they enqueue is in the mail worker's last pass.
         let _ = stop_reset_worker.send(true);
         if let Err(error) = reset_worker.await {
@@ -195,45 +192,80 @@ impl Application {
             tracing::warn!(%error, "closing the database failed");
         }
         tracing::info!("stopped");
-        served
+        Ok(())
     }
 }
 
-/// The JWT signing key: the configured one, or with SQLite one generated on first start and
-/// kept in a `0600` file beside the database. PostgreSQL deployments run several instances,
-/// which must share a key, so there it has to be configured.
-fn jwt_secret(settings: &Settings) -> Result<SecretString, StartupError> {
-    if let Some(secret) = &settings.jwt_secret {
+/// The connection bound and timeouts; raises the open-file limit first, since the default
+/// bound is what that limit leaves room for.
+fn connection_limits(settings: &Settings) -> ConnectionLimits {
+    let open_files = server::raise_open_file_limit();
+    let fits = server::max_connections_for(open_files, settings.database_max_connections);
+    let max_connections = match settings.max_connections {
+        Some(configured) => {
+            let configured = usize::try_from(configured).unwrap_or(usize::MAX);
+            if configured > fits && fits < server::DEFAULT_MAX_CONNECTIONS {
+                tracing::warn!(
+                    open_files,
+                    "LATCHKEY_MAX_CONNECTIONS {configured} is more than the open-file limit leaves room for ({fits}): clients past that may find the server unable to accept them"
+                );
+            }
+            configured
+        }
+        None => fits,
+    };
+    tracing::info!(
+        open_files,
+        max_connections,
+        header_timeout = ?settings.header_timeout,
+        idle_timeout = ?settings.idle_timeout,
+        "connection limits"
+    );
+    ConnectionLimits {
+        max_connections,
+        header_timeout: settings.header_timeout,
+        idle_timeout: settings.idle_timeout,
+    }
+}
+
+/// The master secret: the configured one, or with SQLite one generated on first start and kept
+/// in a `0600` file beside the database. PostgreSQL deployments run several instances, which
+/// must share it, so there it has to be configured. Either way it must pass
+/// [`config::secret_weakness`].
+fn master_secret(settings: &Settings) -> Result<SecretString, StartupError> {
+    if let Some(secret) = settings.master_secret().map_err(StartupError::Config)? {
         return Ok(secret.clone());
     }
     if settings.is_postgres() {
-        return Err(StartupError::Config(
-            "LATCHKEY_JWT_SECRET must be set (at least 32 bytes) when DATABASE_URL is PostgreSQL"
-                .into(),
-        ));
+        return Err(StartupError::Config(format!(
+            "LATCHKEY_SECRET must be set when DATABASE_URL is PostgreSQL, the same for every instance; {}",
+            config::HOW_TO_GENERATE
+        )));
     }
-    let Some(path) = sqlite_path(&settings.database_url) else {
+    let Some(path) = db::sqlite_file(&settings.database_url) else {
         tracing::warn!(
-            "LATCHKEY_JWT_SECRET is unset and the database is in memory: using a throwaway key"
+            "LATCHKEY_SECRET is unset and the database is in memory: using a throwaway secret"
         );
-        return Ok(SecretString::from(random_secret()));
+        return Ok(SecretString::from(generate_secret()));
     };
     let secret_path = secret_file_beside(&path);
     match std::fs::read_to_string(&secret_path) {
-        Ok(secret) if secret.trim().len() >= 32 => {
-            tracing::warn!(file = %secret_path.display(), "LATCHKEY_JWT_SECRET is unset: using the key kept in this file");
-            Ok(SecretString::from(secret.trim().to_owned()))
-        }
-        Ok(_) => Err(StartupError::Config(format!(
-            "{} holds a JWT secret shorter than 32 bytes; delete it or set LATCHKEY_JWT_SECRET",
-            secret_path.display()
-        ))),
+        Ok(secret) => match config::secret_weakness(secret.trim()) {
+            None => {
+                tracing::warn!(file = %secret_path.display(), "LATCHKEY_SECRET is unset: using the secret kept in this file");
+                Ok(SecretString::from(secret.trim().to_owned()))
+            }
+            Some(weakness) => Err(StartupError::Config(format!(
+                "{} holds a weak secret ({weakness}); replace it with the output of `latchkey secret generate`, or set LATCHKEY_SECRET",
+                secret_path.display()
+            ))),
+        },
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let secret = random_secret();
+            let secret = generate_secret();
             write_private_file(&secret_path, &secret)?;
             tracing::warn!(
                 file = %secret_path.display(),
-                "LATCHKEY_JWT_SECRET is unset: generated a signing key and kept it in this file (mode 0600)"
+                "LATCHKEY_SECRET is unset: generated a secret and kept it in this file (mode 0600)"
             );
             Ok(SecretString::from(secret))
         }
@@ -244,22 +276,14 @@ fn jwt_secret(settings: &Settings) -> Result<SecretString, StartupError> {
     }
 }
 
-fn random_secret() -> String {
-    // Two 256-bit tokens: 86 characters of base64url.
-    format!(
-        "{}{}",
-        OpaqueToken::generate().token,
-        OpaqueToken::generate().token
-    )
-}
-
-/// The file path of a `sqlite:` URL, or `None` for an in-memory database.
-fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+/// A fresh master secret: 64 random bytes in base64url, 86 characters, far past what
+/// [`config::secret_weakness`] asks.
+pub fn generate_secret() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 64];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn secret_file_beside(database: &Path) -> PathBuf {
@@ -270,15 +294,27 @@ fn secret_file_beside(database: &Path) -> PathBuf {
     database.with_file_name(format!("{stem}.jwt-secret"))
 }
 
+/// Creates `path` holding `contents`, readable by its owner only (`0600`), and a missing folder
+/// for it `0700`.
 fn write_private_file(path: &Path, contents: &str) -> Result<(), StartupError> {
     use std::io::Write as _;
+    let cannot_create =
+        |e: std::io::Error| StartupError::Config(format!("cannot create {}: {e}", path.display()));
+    if let Some(folder) = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(folder).map_err(cannot_create)?;
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| StartupError::Config(format!("cannot create {}: {e}", path.display())))?;
+    let mut file = options.open(path).map_err(cannot_create)?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -289,17 +325,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sqlite_urls_name_their_file() {
-        assert_eq!(
-            sqlite_path("sqlite://latchkey.db?mode=rwc"),
-            Some(PathBuf::from("latchkey.db"))
-        );
-        assert_eq!(
-            sqlite_path("sqlite:///var/lib/lk/app.db"),
-            Some(PathBuf::from("/var/lib/lk/app.db"))
-        );
-        assert_eq!(sqlite_path("sqlite::memory:"), None);
-        assert_eq!(sqlite_path("postgres://x@y/z"), None);
+    fn generated_secrets_are_strong_and_fresh() {
+        let secrets: Vec<String> = (0..100).map(|_| generate_secret()).collect();
+        for secret in &secrets {
+            assert_eq!(secret.len(), 86);
+            assert_eq!(config::secret_weakness(secret), None, "{secret}");
+        }
+        let mut unique = secrets.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), secrets.len());
+    }
+
+    #[test]
+    fn the_secret_file_sits_beside_the_database() {
         assert_eq!(
             secret_file_beside(Path::new("/data/latchkey.db")),
             PathBuf::from("/data/latchkey.jwt-secret")

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// The `latchkey` command line.
 #[derive(Debug, Parser)]
@@ -35,6 +35,20 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Print the GraphQL SDL and exit.
     PrintSchema,
+    /// Master secret tools.
+    Secret(SecretArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    #[command(subcommand)]
+    pub action: SecretAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretAction {
+    /// Print a fresh random secret for LATCHKEY_SECRET (64 random bytes in base64url).
+    Generate,
 }
 
 #[derive(Debug, Args)]
@@ -85,8 +99,28 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// HS256 signing key, at least 32 bytes. Generated and kept beside a SQLite database when unset.
-    #[arg(long, env = "LATCHKEY_JWT_SECRET", value_parser = parse_jwt_secret, hide_env_values = true)]
+    /// Most client connections open at once; past it a new connection gets 503. Unset: 10,000,
+    /// or fewer when the open-file limit leaves room for less.
+    #[arg(long, env = "LATCHKEY_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: Option<u32>,
+
+    /// How long a client may take to send a request's headers, from their first byte.
+    #[arg(long, env = "LATCHKEY_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    pub header_timeout: Duration,
+
+    /// How long a connection may sit idle between requests before it is closed.
+    #[arg(long, env = "LATCHKEY_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_positive_duration)]
+    pub idle_timeout: Duration,
+
+    /// The master secret: the HS256 key of access tokens and the root of the keys that seal
+    /// data at rest. At least 32 random bytes; `latchkey secret generate` prints one. Generated
+    /// and kept beside a SQLite database when unset.
+    // Checked by `Settings::master_secret`, not while parsing.
+    #[arg(long, env = "LATCHKEY_SECRET", hide_env_values = true)]
+    pub secret: Option<SecretString>,
+
+    /// The old name of `--secret`, still accepted.
+    #[arg(long, env = "LATCHKEY_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<SecretString>,
 
     /// `iss` of access tokens, checked on every request.
@@ -190,6 +224,38 @@ impl Settings {
         Wrapper::try_parse_from(argv).map(|w| w.settings)
     }
 
+    /// The master secret, under its name or its old one, once it is known to be strong.
+    /// Checked here rather than while parsing, so that a weak secret in the environment does
+    /// not stop `latchkey secret generate`, the way to replace it.
+    ///
+    /// # Errors
+    /// One line naming the setting, never its value: the secret is weak, or the two names hold
+    /// different values.
+    pub fn master_secret(&self) -> Result<Option<&SecretString>, String> {
+        let named = [
+            (&self.secret, "LATCHKEY_SECRET (--secret)"),
+            (&self.jwt_secret, "LATCHKEY_JWT_SECRET (--jwt-secret)"),
+        ];
+        for (secret, name) in named {
+            if let Some(secret) = secret
+                && let Some(weakness) = secret_weakness(secret.expose_secret())
+            {
+                return Err(format!(
+                    "invalid {name}: too weak ({weakness}); {HOW_TO_GENERATE}"
+                ));
+            }
+        }
+        match (&self.secret, &self.jwt_secret) {
+            (Some(secret), Some(old)) if secret.expose_secret() != old.expose_secret() => Err(
+                "LATCHKEY_SECRET (--secret) and its old name LATCHKEY_JWT_SECRET (--jwt-secret) \
+                 hold different values; set only LATCHKEY_SECRET"
+                    .into(),
+            ),
+            (Some(secret), _) | (None, Some(secret)) => Ok(Some(secret)),
+            (None, None) => Ok(None),
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://")
@@ -273,11 +339,65 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-fn parse_jwt_secret(text: &str) -> Result<SecretString, String> {
-    if text.len() < 32 {
-        return Err("must be at least 32 bytes".into());
+/// What to do about a weak or missing secret, in every message that reports one.
+pub const HOW_TO_GENERATE: &str = "generate one with `latchkey secret generate`";
+/// Key material an HS256 key needs: the hash's output size (RFC 7518, section 3.2).
+const MIN_SECRET_BYTES: usize = 32;
+/// Fewer distinct characters than this is a pattern, not randomness.
+const MIN_DISTINCT_CHARS: usize = 12;
+
+/// Why `secret` is too weak to be the master secret, or `None` when it will do. Refused: less
+/// than 32 bytes of key material (see [`key_material_bytes`]), fewer than 12 distinct
+/// characters, or a single kind of character (only digits, only lowercase letters, ...), which
+/// is what dictionaries and brute force try first.
+pub fn secret_weakness(secret: &str) -> Option<&'static str> {
+    if key_material_bytes(secret) < MIN_SECRET_BYTES {
+        return Some("fewer than 32 bytes of key material once decoded");
     }
-    Ok(SecretString::from(text.to_owned()))
+    let distinct: std::collections::HashSet<char> = secret.chars().collect();
+    if distinct.len() < MIN_DISTINCT_CHARS {
+        return Some("fewer than 12 distinct characters");
+    }
+    let kinds = [
+        secret.chars().any(|c| c.is_ascii_lowercase()),
+        secret.chars().any(|c| c.is_ascii_uppercase()),
+        secret.chars().any(|c| c.is_ascii_digit()),
+        secret.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    if kinds.into_iter().filter(|&present| present).count() < 2 {
+        return Some("a single kind of character, such as only digits or only lowercase letters");
+    }
+    None
+}
+
+/// The bytes of key material `secret` holds. Random keys are usually written as hex or base64,
+/// where each character carries 4 or 6 bits, not 8: so a secret that reads as either counts
+/// as its decoded length (the smallest reading wins), anything else as its length in bytes.
+fn key_material_bytes(secret: &str) -> usize {
+    let hex = (secret.len().is_multiple_of(2) && secret.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(secret.len() / 2);
+    [Some(secret.len()), hex, base64_decoded_len(secret)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or_default()
+}
+
+/// The decoded length of `text` read as base64 or base64url, padded or not; `None` when it is
+/// neither.
+fn base64_decoded_len(text: &str) -> Option<usize> {
+    let data = text.trim_end_matches('=');
+    let standard = data
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    let url_safe = data
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let padding = text.len() - data.len();
+    if !(standard || url_safe) || padding > 2 || data.len() % 4 == 1 {
+        return None;
+    }
+    Some(data.len() * 3 / 4)
 }
 
 fn parse_reset_url(text: &str) -> Result<String, String> {
@@ -353,13 +473,48 @@ mod tests {
     }
 
     #[test]
-    fn a_short_jwt_secret_is_refused_without_echoing_it() {
-        let error = Settings::from_args(["--jwt-secret", "too-short"]).unwrap_err();
-        let line = describe_error(&error);
+    fn a_short_secret_is_refused_by_name_without_echoing_it() {
+        let settings = Settings::from_args(["--jwt-secret", "too-short"]).unwrap();
         assert_eq!(
-            line,
-            "invalid LATCHKEY_JWT_SECRET (--jwt-secret): must be at least 32 bytes"
+            settings.master_secret().unwrap_err(),
+            "invalid LATCHKEY_JWT_SECRET (--jwt-secret): too weak (fewer than 32 bytes of key \
+             material once decoded); generate one with `latchkey secret generate`"
         );
+    }
+
+    #[test]
+    fn secrets_are_judged_by_their_decoded_key_material_and_variety() {
+        for weak in [
+            "31415926535897932384626433832795", // digits: 16 bytes as hex
+            "9f86d081884c7d659a2feaa0c55ad015", // 32 hex digits: 16 bytes
+            "q7Xv2LmN8pRt4WzY6bHc3JkF9sDg",     // base64: 21 bytes
+            "thequickbrownfoxjumpsoverthelazydogthequickbrownfox", // lowercase only
+            "THEQUICKBROWNFOXJUMPSOVERTHELAZYDOGTHEQUICKBROWNFOX", // uppercase only
+            "abAB12abAB12abAB12abAB12abAB12abAB12abAB12abAB12", // 6 distinct characters
+            "",
+        ] {
+            assert!(secret_weakness(weak).is_some(), "{weak:?} passed");
+        }
+        for strong in [
+            "a-test-secret-that-is-at-least-32-bytes-long",
+            // `openssl rand -hex 32` and `openssl rand -base64 32`
+            "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+            "LCa0a2j/xo/5m0U8HTBBNBNCLXBkg7+g+YpeiGJm564=",
+            "correct horse battery staple, and then some more words",
+        ] {
+            assert_eq!(secret_weakness(strong), None, "{strong:?} failed");
+        }
+    }
+
+    #[test]
+    fn the_secret_under_both_names_must_agree() {
+        let strong = "a-test-secret-that-is-at-least-32-bytes-long";
+        let same = Settings::from_args(["--secret", strong, "--jwt-secret", strong]).unwrap();
+        assert!(same.master_secret().unwrap().is_some());
+        let other = "another-test-secret-that-is-at-least-32-bytes";
+        let different = Settings::from_args(["--secret", strong, "--jwt-secret", other]).unwrap();
+        let error = different.master_secret().unwrap_err();
+        assert!(!error.contains(strong) && !error.contains(other), "{error}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The database connection: one pool for SQLite or PostgreSQL, set up so that writes are durable
 //! and concurrent writers queue instead of failing.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sea_orm::{
@@ -26,11 +27,13 @@ impl Default for PoolSettings {
 }
 
 /// Opens the pool. SQLite runs in WAL mode with `synchronous=NORMAL`: readers never block the
-/// writer and a committed transaction survives the process being killed.
+/// writer and a committed transaction survives the process being killed. A SQLite file that
+/// does not exist yet is created readable by its owner only (see [`create_private_sqlite_file`]).
 ///
 /// # Errors
-/// When the database cannot be reached or opened.
+/// When the database cannot be created, reached or opened.
 pub async fn connect(url: &str, pool: PoolSettings) -> Result<DatabaseConnection, DbErr> {
+    create_private_sqlite_file(url)?;
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(pool.max_connections)
@@ -48,6 +51,64 @@ pub async fn connect(url: &str, pool: PoolSettings) -> Result<DatabaseConnection
                 .foreign_keys(true)
         });
     Database::connect(options).await
+}
+
+/// The file of a `sqlite:` URL, as SQLite will open it; `None` for an in-memory database or
+/// another kind of database.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    use std::str::FromStr as _;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    if database.is_empty() || database.contains(":memory:") || has_param(params, "mode", "memory") {
+        return None;
+    }
+    // sqlx's own reading of the URL (it percent-decodes the path), so that the file named here
+    // is the one it opens.
+    let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_path_buf())
+}
+
+fn has_param(params: &str, key: &str, value: &str) -> bool {
+    url::form_urlencoded::parse(params.as_bytes()).any(|(k, v)| k == key && v == value)
+}
+
+/// Creates the SQLite file of `url` with mode `0600` (and a missing folder for it `0700`) when
+/// the URL lets SQLite create it (`mode=rwc`) and it does not exist yet. SQLite gives the
+/// `-wal` and `-shm` files the database file's permissions, so all three stay private; left to
+/// SQLite, they would be created as the umask allows, often readable by every user.
+fn create_private_sqlite_file(url: &str) -> Result<(), DbErr> {
+    let Some(path) = sqlite_file(url) else {
+        return Ok(());
+    };
+    let params = url.split_once('?').map_or("", |(_, params)| params);
+    if !has_param(params, "mode", "rwc") || path.exists() {
+        return Ok(());
+    }
+    let failed =
+        |error: std::io::Error| DbErr::Custom(format!("cannot create {}: {error}", path.display()));
+    if let Some(folder) = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(folder).map_err(failed)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        // An empty file is an empty database to SQLite.
+        Ok(_) => Ok(()),
+        // Another process created it first: theirs it is.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(failed(error)),
+    }
 }
 
 /// Starts a transaction that will write. On SQLite it takes the write lock up front
@@ -110,4 +171,28 @@ pub async fn is_ready(db: &DatabaseConnection) -> Result<bool, DbErr> {
     Ok(migration::Migrator::get_pending_migrations(db)
         .await?
         .is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_file("sqlite://latchkey.db?mode=rwc"),
+            Some(PathBuf::from("latchkey.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/lk/app.db"),
+            Some(PathBuf::from("/var/lib/lk/app.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite://my%20data/app.db?mode=rwc"),
+            Some(PathBuf::from("my data/app.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("sqlite://app.db?mode=memory"), None);
+        assert_eq!(sqlite_file("postgres://x@y/z"), None);
+    }
 }

@@ -1,11 +1,12 @@
-//! The `latchkey` binary: parse the command line, then serve, migrate or print the schema.
+//! The `latchkey` binary: parse the command line, then serve, migrate, print the schema or
+//! generate a secret.
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 use latchkey::app::{Application, StartupError};
-use latchkey::config::{Cli, Command, MigrateAction, Settings};
-use latchkey::{config, db, graphql, telemetry};
+use latchkey::config::{Cli, Command, MigrateAction, SecretAction, Settings};
+use latchkey::{app, config, db, graphql, telemetry};
 use migration::{Migrator, MigratorTrait as _};
 
 /// Exit status for an unusable setting (config.md).
@@ -45,6 +46,12 @@ fn main() -> ExitCode {
             print!("{}", graphql::sdl());
             ExitCode::SUCCESS
         }
+        Some(Command::Secret(args)) => match args.action {
+            SecretAction::Generate => {
+                println!("{}", app::generate_secret());
+                ExitCode::SUCCESS
+            }
+        },
     }
 }
 

@@ -1,10 +1,12 @@
-//! The HTTP surface: routes, the bearer-token extractor, GraphiQL, health checks, and the
-//! layers every response passes through (limits, security headers, request ids, tracing).
+//! The HTTP surface: routes, the bearer-token extractor, GraphiQL, health checks, the layers
+//! every response passes through (limits, security headers, request ids, tracing), and serving
+//! connections.
 
 mod bearer;
 mod graphiql;
 mod graphql;
 mod health;
+pub mod server;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,25 +1,21 @@
 //! Where delivered mail goes: an SMTP server (lettre over rustls), or `.eml` files in a folder
 //! when no SMTP URL is configured.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{
-    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor,
-};
+use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use secrecy::{ExposeSecret as _, SecretString};
+use tokio::io::AsyncWriteExt as _;
 
 /// How long one SMTP conversation may take before the attempt counts as failed.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Directory {
-        transport: AsyncFileTransport<Tokio1Executor>,
-        dir: PathBuf,
-    },
+    Directory(PathBuf),
 }
 
 /// A failed delivery. `permanent` failures (the server refused the message for good) are not
@@ -80,14 +76,18 @@ impl Transport {
         Ok(Self::Smtp(builder.build()))
     }
 
+    /// Mail as files in `dir`, which is created readable by its owner only (`0700`) if missing:
+    /// the messages hold reset links.
+    ///
     /// # Errors
     /// When the folder cannot be created.
     pub fn directory(dir: PathBuf) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&dir)?;
-        Ok(Self::Directory {
-            transport: AsyncFileTransport::new(&dir),
-            dir,
-        })
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir)?;
+        Ok(Self::Directory(dir))
     }
 
     pub async fn send(&self, message: Message) -> Result<Delivered, DeliveryError> {
@@ -100,14 +100,30 @@ impl Transport {
                     permanent: e.is_permanent(),
                     message: e.to_string(),
                 }),
-            Self::Directory { transport, dir } => transport
-                .send(message)
-                .await
-                .map(|id| Delivered::File(dir.join(format!("{id}.eml"))))
-                .map_err(|e| DeliveryError {
-                    permanent: false,
-                    message: e.to_string(),
-                }),
+            Self::Directory(dir) => {
+                write_eml(dir, &message)
+                    .await
+                    .map(Delivered::File)
+                    .map_err(|e| DeliveryError {
+                        permanent: false,
+                        message: e.to_string(),
+                    })
+            }
         }
     }
+}
+
+/// Writes `message` as it would go over SMTP to a new `<uuid>.eml` in `dir`, created `0600`
+/// whatever the umask, so that no other user reads the links it holds.
+async fn write_eml(dir: &Path, message: &Message) -> std::io::Result<PathBuf> {
+    let path = dir.join(format!("{}.eml", uuid::Uuid::new_v4()));
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&path).await?;
+    file.write_all(&message.formatted()).await?;
+    // A tokio file finishes its last write in the background unless flushed.
+    file.flush().await?;
+    Ok(path)
 }

@@ -1,14 +1,34 @@
 //! The `latchkey` binary as an operator runs it: nothing to configure, exit status 2 for a bad
-//! setting, a clean exit on SIGTERM, migrations and the schema printer.
+//! setting, weak secrets refused and strong ones generated, private files, a clean exit on
+//! SIGTERM, migrations and the schema printer.
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use serde_json::json;
+
+use crate::helpers::PASSWORD;
+
 /// The binary with none of the operator's settings leaking in from the test environment.
 fn latchkey(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    without_operator_settings(Command::new(env!("CARGO_BIN_EXE_latchkey")), dir)
+}
+
+/// The binary started by `sh` under `umask 022`, the common default under which files are
+/// created readable by every user unless the program asks for less.
+fn latchkey_under_umask_022(dir: &Path) -> Command {
+    let mut command = Command::new("sh");
+    command.args([
+        "-c",
+        "umask 022 && exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_latchkey"),
+    ]);
+    without_operator_settings(command, dir)
+}
+
+fn without_operator_settings(mut command: Command, dir: &Path) -> Command {
     command.current_dir(dir);
     for (key, _) in std::env::vars() {
         if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
@@ -71,8 +91,289 @@ fn a_short_jwt_secret_is_refused_without_echoing_it() {
     );
 }
 
+/// Starts `command` and returns its exit status and stderr, or panics (killing it) when it is
+/// still running after `deadline`, as a server that accepted its settings would be.
+fn exit_within(command: &mut Command, deadline: Duration) -> (Option<i32>, String) {
+    let mut child = command
+        .env("LATCHKEY_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_with_deadline(&mut child, deadline);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status.code(), stderr)
+}
+
 #[test]
-fn postgres_without_a_jwt_secret_is_a_bad_setting() {
+fn a_weak_secret_is_refused_with_status_2_naming_the_setting_without_echoing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (variable, flag, secret) in [
+        // What a dictionary attack on a captured token found.
+        (
+            "LATCHKEY_SECRET",
+            "--secret",
+            "31415926535897932384626433832795",
+        ),
+        (
+            "LATCHKEY_JWT_SECRET",
+            "--jwt-secret",
+            "27182818284590452353602874713526",
+        ),
+        // Long, but a single kind of character.
+        (
+            "LATCHKEY_SECRET",
+            "--secret",
+            "thequickbrownfoxjumpsoverthelazydogthequickbrownfox",
+        ),
+        // Long, but few distinct characters.
+        (
+            "LATCHKEY_SECRET",
+            "--secret",
+            "abAB12abAB12abAB12abAB12abAB12abAB12abAB12abAB12",
+        ),
+        // 32 hex digits are 16 bytes of key material.
+        (
+            "LATCHKEY_SECRET",
+            "--secret",
+            "9f86d081884c7d659a2feaa0c55ad015",
+        ),
+    ] {
+        let (status, stderr) = exit_within(
+            latchkey(dir.path()).env(variable, secret),
+            Duration::from_secs(20),
+        );
+
+        assert_eq!(status, Some(2), "{variable}={secret}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line, got: {stderr}");
+        assert!(
+            stderr.contains(variable) && stderr.contains(flag),
+            "names the setting: {stderr}"
+        );
+        assert!(
+            stderr.contains("latchkey secret generate"),
+            "says how to get a good one: {stderr}"
+        );
+        assert!(
+            !stderr.contains(secret),
+            "the secret must not be echoed: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_secret_under_both_its_names_must_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (generated_secret(dir.path()), generated_secret(dir.path()));
+
+    let (status, stderr) = exit_within(
+        latchkey(dir.path())
+            .env("LATCHKEY_SECRET", &first)
+            .env("LATCHKEY_JWT_SECRET", &second),
+        Duration::from_secs(20),
+    );
+
+    assert_eq!(status, Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line, got: {stderr}");
+    assert!(
+        stderr.contains("LATCHKEY_SECRET") && stderr.contains("LATCHKEY_JWT_SECRET"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&first) && !stderr.contains(&second),
+        "{stderr}"
+    );
+}
+
+/// The output of `latchkey secret generate`, asserting that it succeeds with one line.
+fn generated_secret(dir: &Path) -> String {
+    let output = latchkey(dir).args(["secret", "generate"]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    stdout.trim().to_owned()
+}
+
+#[test]
+fn secret_generate_prints_a_fresh_secret_that_serve_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = generated_secret(dir.path());
+    assert_ne!(
+        secret,
+        generated_secret(dir.path()),
+        "a fresh one each time"
+    );
+    // The weak secret it is meant to replace does not get in its way.
+    let beside_a_weak_one = latchkey(dir.path())
+        .env("LATCHKEY_SECRET", "31415926535897932384626433832795")
+        .args(["secret", "generate"])
+        .output()
+        .unwrap();
+    assert!(beside_a_weak_one.status.success());
+
+    let mut child = latchkey(dir.path())
+        .env("LATCHKEY_LISTEN", "127.0.0.1:0")
+        .env("LATCHKEY_SECRET", &secret)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = wait_until_listening(&mut child);
+
+    assert_eq!(http_status(&address, "/healthz"), 200);
+    assert!(
+        !dir.path().join("latchkey.jwt-secret").exists(),
+        "the configured secret is used, none is generated"
+    );
+    stop(&mut child);
+}
+
+/// The permission bits of `path` in octal, as `ls -l` and `chmod` speak them: "600".
+#[cfg(unix)]
+fn mode_of(path: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let metadata = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    format!("{:o}", metadata.permissions().mode() & 0o777)
+}
+
+/// The first file in `dir` whose name ends in `.extension`, waiting for it to appear.
+fn wait_for_file(dir: &Path, extension: &str) -> PathBuf {
+    let deadline = std::time::Instant::now() + crate::helpers::MAIL_TIMEOUT;
+    loop {
+        let found = std::fs::read_dir(dir).ok().and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .find(|path| path.extension().is_some_and(|e| e == extension))
+        });
+        if let Some(path) = found {
+            return path;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no .{extension} file appeared in {}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_its_journal_the_mail_folder_and_mail_files_are_private_even_under_umask_022() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = latchkey_under_umask_022(dir.path())
+        .env("LATCHKEY_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = wait_until_listening(&mut child);
+    // No SMTP URL: the reset mail is written to the mail folder.
+    let signup = post_graphql(
+        &address,
+        &json!({
+            "query": "mutation($input: SignupInput!) { signup(input: $input) { accessToken } }",
+            "variables": { "input": { "email": "ada@example.com", "password": PASSWORD } },
+        }),
+    );
+    assert!(signup.contains("accessToken"), "{signup}");
+    let forgot = post_graphql(
+        &address,
+        &json!({ "query": "mutation { forgotPassword(email: \"ada@example.com\") }" }),
+    );
+    assert!(forgot.contains("true"), "{forgot}");
+    let mail_dir = dir.path().join("mail");
+    let mail = wait_for_file(&mail_dir, "eml");
+
+    // The journal files exist while the server holds the database open.
+    let modes: Vec<(String, String)> = [
+        "latchkey.db",
+        "latchkey.db-wal",
+        "latchkey.db-shm",
+        "latchkey.jwt-secret",
+    ]
+    .iter()
+    .map(|name| dir.path().join(name))
+    .chain([mail_dir, mail])
+    .map(|path| (path.display().to_string(), mode_of(&path)))
+    .collect();
+    stop(&mut child);
+
+    let expected: Vec<(String, String)> = modes
+        .iter()
+        .map(|(path, _)| {
+            let private = if path.ends_with("mail") { "700" } else { "600" };
+            (path.clone(), private.to_owned())
+        })
+        .collect();
+    assert_eq!(modes, expected);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_missing_database_folder_is_created_private_to_its_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = latchkey_under_umask_022(dir.path())
+        .env("LATCHKEY_LISTEN", "127.0.0.1:0")
+        .env("DATABASE_URL", "sqlite://data/latchkey.db?mode=rwc")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = wait_until_listening(&mut child);
+    assert_eq!(http_status(&address, "/readyz"), 200);
+
+    let data = dir.path().join("data");
+    let modes = [
+        mode_of(&data),
+        mode_of(&data.join("latchkey.db")),
+        mode_of(&data.join("latchkey.jwt-secret")),
+    ];
+    stop(&mut child);
+    assert_eq!(modes, ["700", "600", "600"]);
+}
+
+/// SIGTERM, then a clean exit.
+fn stop(child: &mut Child) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = wait_with_deadline(child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0));
+}
+
+/// A GraphQL POST by hand; returns the whole response.
+fn post_graphql(address: &str, body: &serde_json::Value) -> String {
+    use std::io::Write as _;
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST /graphql HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn postgres_without_a_secret_is_a_bad_setting() {
     let dir = tempfile::tempdir().unwrap();
     let output = latchkey(dir.path())
         .args([
@@ -84,7 +385,7 @@ fn postgres_without_a_jwt_secret_is_a_bad_setting() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("LATCHKEY_JWT_SECRET"), "{stderr}");
+    assert!(stderr.contains("LATCHKEY_SECRET"), "{stderr}");
 }
 
 #[test]
@@ -113,13 +414,7 @@ fn with_nothing_configured_it_serves_and_exits_cleanly_on_sigterm() {
         assert_eq!(mode & 0o777, 0o600, "the generated key is private");
     }
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = wait_with_deadline(&mut child, Duration::from_secs(30));
-    assert_eq!(status.code(), Some(0));
+    stop(&mut child);
 }
 
 #[test]
@@ -159,7 +454,8 @@ fn wait_with_deadline(child: &mut Child, deadline: Duration) -> std::process::Ex
         }
         if start.elapsed() > deadline {
             let _ = child.kill();
-            panic!("the server did not stop within {deadline:?} of SIGTERM");
+            let _ = child.wait();
+            panic!("the process was still running after {deadline:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -1,8 +1,8 @@
-//! The HTTP surface under attack (security.md): body limits also for chunked bodies, slow
-//! clients, methods and content types that would allow CSRF, CORS, the playground switch and the
-//! headers every response carries.
+//! The HTTP surface under attack (security.md): body limits also for chunked bodies, slow,
+//! idle and too many connections, methods and content types that would allow CSRF, CORS, the
+//! playground switch and the headers every response carries.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
@@ -129,6 +129,126 @@ async fn a_client_that_stalls_mid_body_is_cut_off_with_408_and_blocks_no_one() {
     let response = read_response(&mut stream, Duration::from_secs(30)).await;
     assert_eq!(status_of(&response), 408, "{response}");
     assert!(has_header(&response, "x-request-id"), "{response}");
+}
+
+// ----- slow, idle and too many connections -----
+
+const HEALTH_REQUEST: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+/// Whether the server closes the connection within `deadline`, reading and discarding whatever
+/// it sends first.
+async fn closed_within<R: tokio::io::AsyncRead + Unpin>(
+    stream: &mut R,
+    deadline: Duration,
+) -> bool {
+    let closed = tokio::time::timeout(deadline, async {
+        let mut buffer = [0u8; 1024];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    closed.is_ok()
+}
+
+/// One keep-alive `GET /healthz` on `stream`, asserting 200.
+async fn healthz_on(stream: &mut TcpStream) {
+    stream.write_all(HEALTH_REQUEST).await.unwrap();
+    let response = read_response(stream, Duration::from_secs(10)).await;
+    assert_eq!(status_of(&response), 200, "{response}");
+}
+
+#[tokio::test]
+async fn a_client_sending_its_headers_a_byte_at_a_time_is_cut_off_at_the_header_timeout() {
+    let app = spawn_app_with_args(&["--header-timeout", "1s"]).await;
+    let (mut reader, mut writer) = connect(&app).await.into_split();
+    // About a minute's worth of header at ten bytes a second.
+    let head = format!(
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Padding: {}\r\n\r\n",
+        "a".repeat(600)
+    );
+    let dribble = tokio::spawn(async move {
+        for byte in head.bytes() {
+            if writer.write_all(&[byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let started = Instant::now();
+
+    let closed = closed_within(&mut reader, Duration::from_secs(10)).await;
+
+    dribble.abort();
+    assert!(
+        closed,
+        "the connection was still open after {:?}",
+        started.elapsed()
+    );
+    // Everyone else is served meanwhile and afterwards.
+    assert_no_errors(&app.graphql("{ __typename }", json!({})).await);
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let app = spawn_app_with_args(&["--idle-timeout", "2s"]).await;
+    let mut stream = connect(&app).await;
+    // Kept alive while in use: two requests on one connection.
+    healthz_on(&mut stream).await;
+    healthz_on(&mut stream).await;
+
+    assert!(closed_within(&mut stream, Duration::from_secs(15)).await);
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_not_cut_by_the_shorter_header_timeout() {
+    // A reverse proxy keeps idle connections to its upstream for a minute or so; closing them
+    // sooner makes it send requests into connections being closed.
+    let app = spawn_app_with_args(&["--header-timeout", "1s", "--idle-timeout", "60s"]).await;
+    let mut stream = connect(&app).await;
+    healthz_on(&mut stream).await;
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    healthz_on(&mut stream).await;
+}
+
+#[tokio::test]
+async fn past_the_connection_bound_a_client_gets_503_with_retry_after_and_is_served_once_others_leave()
+ {
+    let app = spawn_app_with_args(&["--max-connections", "2"]).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(&app).await;
+        healthz_on(&mut stream).await;
+        held.push(stream);
+    }
+
+    let mut refused = connect(&app).await;
+    let _ = refused.write_all(HEALTH_REQUEST).await;
+    let response = read_response(&mut refused, Duration::from_secs(10)).await;
+    assert_eq!(status_of(&response), 503, "{response}");
+    assert!(has_header(&response, "retry-after"), "{response}");
+    assert!(closed_within(&mut refused, Duration::from_secs(10)).await);
+    // The held connections are still served.
+    healthz_on(&mut held[0]).await;
+
+    drop(held);
+    // The server notices the closes asynchronously: a new client is served within moments.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut stream = connect(&app).await;
+        let _ = stream.write_all(HEALTH_REQUEST).await;
+        let response = read_response(&mut stream, Duration::from_secs(10)).await;
+        if response.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still refused: {response}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 // ----- methods and content types (CSRF) -----
