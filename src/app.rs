@@ -3,10 +3,9 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 
 use sea_orm::{DatabaseConnection, DbErr};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -15,9 +14,10 @@ use crate::accounts::{
     AccountDeps, AccountSettings, Accounts, ResetRequestWorker, SessionChangeListener,
 };
 use crate::auth::jwt::JwtKeys;
+use crate::auth::master_secret;
 use crate::auth::password::PasswordHasher;
 use crate::auth::secret_box::{Purpose, SecretBox};
-use crate::config::{self, Settings};
+use crate::config::Settings;
 use crate::db;
 use crate::graphql::{SchemaDeps, Schemas};
 use crate::http::server::{self, ConnectionLimits};
@@ -58,7 +58,7 @@ impl Application {
     /// `Config` for unusable settings, otherwise the database or I/O error.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         // Settings first: a missing key is a configuration error, whatever the database says.
-        let secret = master_secret(&settings)?;
+        let secret = master_secret::load(&settings).map_err(StartupError::Config)?;
         let pool = db::PoolSettings {
             max_connections: settings.database_max_connections,
             timeout: settings.database_timeout,
@@ -225,123 +225,5 @@ fn connection_limits(settings: &Settings) -> ConnectionLimits {
         max_connections,
         header_timeout: settings.header_timeout,
         idle_timeout: settings.idle_timeout,
-    }
-}
-
-/// The master secret: the configured one, or with SQLite one generated on first start and kept
-/// in a `0600` file beside the database. PostgreSQL deployments run several instances, which
-/// must share it, so there it has to be configured. Either way it must pass
-/// [`config::secret_weakness`].
-fn master_secret(settings: &Settings) -> Result<SecretString, StartupError> {
-    if let Some(secret) = settings.master_secret().map_err(StartupError::Config)? {
-        return Ok(secret.clone());
-    }
-    if settings.is_postgres() {
-        return Err(StartupError::Config(format!(
-            "LATCHKEY_SECRET must be set when DATABASE_URL is PostgreSQL, the same for every instance; {}",
-            config::HOW_TO_GENERATE
-        )));
-    }
-    let Some(path) = db::sqlite_file(&settings.database_url) else {
-        tracing::warn!(
-            "LATCHKEY_SECRET is unset and the database is in memory: using a throwaway secret"
-        );
-        return Ok(SecretString::from(generate_secret()));
-    };
-    let secret_path = secret_file_beside(&path);
-    match std::fs::read_to_string(&secret_path) {
-        Ok(secret) => match config::secret_weakness(secret.trim()) {
-            None => {
-                tracing::warn!(file = %secret_path.display(), "LATCHKEY_SECRET is unset: using the secret kept in this file");
-                Ok(SecretString::from(secret.trim().to_owned()))
-            }
-            Some(weakness) => Err(StartupError::Config(format!(
-                "{} holds a weak secret ({weakness}); replace it with the output of `latchkey secret generate`, or set LATCHKEY_SECRET",
-                secret_path.display()
-            ))),
-        },
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let secret = generate_secret();
-            write_private_file(&secret_path, &secret)?;
-            tracing::warn!(
-                file = %secret_path.display(),
-                "LATCHKEY_SECRET is unset: generated a secret and kept it in this file (mode 0600)"
-            );
-            Ok(SecretString::from(secret))
-        }
-        Err(error) => Err(StartupError::Config(format!(
-            "cannot read {}: {error}",
-            secret_path.display()
-        ))),
-    }
-}
-
-/// A fresh master secret: 64 random bytes in base64url, 86 characters, far past what
-/// [`config::secret_weakness`] asks.
-pub fn generate_secret() -> String {
-    use base64::Engine as _;
-    use rand::RngCore as _;
-    let mut bytes = [0u8; 64];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn secret_file_beside(database: &Path) -> PathBuf {
-    let stem = database
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("latchkey");
-    database.with_file_name(format!("{stem}.jwt-secret"))
-}
-
-/// Creates `path` holding `contents`, readable by its owner only (`0600`), and a missing folder
-/// for it `0700`.
-fn write_private_file(path: &Path, contents: &str) -> Result<(), StartupError> {
-    use std::io::Write as _;
-    let cannot_create =
-        |e: std::io::Error| StartupError::Config(format!("cannot create {}: {e}", path.display()));
-    if let Some(folder) = path
-        .parent()
-        .filter(|folder| !folder.as_os_str().is_empty())
-    {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(folder).map_err(cannot_create)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(cannot_create)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_secrets_are_strong_and_fresh() {
-        let secrets: Vec<String> = (0..100).map(|_| generate_secret()).collect();
-        for secret in &secrets {
-            assert_eq!(secret.len(), 86);
-            assert_eq!(config::secret_weakness(secret), None, "{secret}");
-        }
-        let mut unique = secrets.clone();
-        unique.sort();
-        unique.dedup();
-        assert_eq!(unique.len(), secrets.len());
-    }
-
-    #[test]
-    fn the_secret_file_sits_beside_the_database() {
-        assert_eq!(
-            secret_file_beside(Path::new("/data/latchkey.db")),
-            PathBuf::from("/data/latchkey.jwt-secret")
-        );
     }
 }

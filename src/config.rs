@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use secrecy::{ExposeSecret as _, SecretString};
 
+use crate::auth::master_secret;
+
 /// The `latchkey` command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -238,10 +240,11 @@ impl Settings {
         ];
         for (secret, name) in named {
             if let Some(secret) = secret
-                && let Some(weakness) = secret_weakness(secret.expose_secret())
+                && let Some(weakness) = master_secret::weakness(secret.expose_secret())
             {
                 return Err(format!(
-                    "invalid {name}: too weak ({weakness}); {HOW_TO_GENERATE}"
+                    "invalid {name}: too weak ({weakness}); {how}",
+                    how = master_secret::HOW_TO_GENERATE
                 ));
             }
         }
@@ -339,67 +342,6 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// What to do about a weak or missing secret, in every message that reports one.
-pub const HOW_TO_GENERATE: &str = "generate one with `latchkey secret generate`";
-/// Key material an HS256 key needs: the hash's output size (RFC 7518, section 3.2).
-const MIN_SECRET_BYTES: usize = 32;
-/// Fewer distinct characters than this is a pattern, not randomness.
-const MIN_DISTINCT_CHARS: usize = 12;
-
-/// Why `secret` is too weak to be the master secret, or `None` when it will do. Refused: less
-/// than 32 bytes of key material (see [`key_material_bytes`]), fewer than 12 distinct
-/// characters, or a single kind of character (only digits, only lowercase letters, ...), which
-/// is what dictionaries and brute force try first.
-pub fn secret_weakness(secret: &str) -> Option<&'static str> {
-    if key_material_bytes(secret) < MIN_SECRET_BYTES {
-        return Some("fewer than 32 bytes of key material once decoded");
-    }
-    let distinct: std::collections::HashSet<char> = secret.chars().collect();
-    if distinct.len() < MIN_DISTINCT_CHARS {
-        return Some("fewer than 12 distinct characters");
-    }
-    let kinds = [
-        secret.chars().any(|c| c.is_ascii_lowercase()),
-        secret.chars().any(|c| c.is_ascii_uppercase()),
-        secret.chars().any(|c| c.is_ascii_digit()),
-        secret.chars().any(|c| !c.is_ascii_alphanumeric()),
-    ];
-    if kinds.into_iter().filter(|&present| present).count() < 2 {
-        return Some("a single kind of character, such as only digits or only lowercase letters");
-    }
-    None
-}
-
-/// The bytes of key material `secret` holds. Random keys are usually written as hex or base64,
-/// where each character carries 4 or 6 bits, not 8: so a secret that reads as either counts
-/// as its decoded length (the smallest reading wins), anything else as its length in bytes.
-fn key_material_bytes(secret: &str) -> usize {
-    let hex = (secret.len().is_multiple_of(2) && secret.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then_some(secret.len() / 2);
-    [Some(secret.len()), hex, base64_decoded_len(secret)]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or_default()
-}
-
-/// The decoded length of `text` read as base64 or base64url, padded or not; `None` when it is
-/// neither.
-fn base64_decoded_len(text: &str) -> Option<usize> {
-    let data = text.trim_end_matches('=');
-    let standard = data
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
-    let url_safe = data
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    let padding = text.len() - data.len();
-    if !(standard || url_safe) || padding > 2 || data.len() % 4 == 1 {
-        return None;
-    }
-    Some(data.len() * 3 / 4)
-}
-
 fn parse_reset_url(text: &str) -> Result<String, String> {
     if !text.contains("{token}") {
         return Err("must contain `{token}`".into());
@@ -480,30 +422,6 @@ mod tests {
             "invalid LATCHKEY_JWT_SECRET (--jwt-secret): too weak (fewer than 32 bytes of key \
              material once decoded); generate one with `latchkey secret generate`"
         );
-    }
-
-    #[test]
-    fn secrets_are_judged_by_their_decoded_key_material_and_variety() {
-        for weak in [
-            "31415926535897932384626433832795", // digits: 16 bytes as hex
-            "9f86d081884c7d659a2feaa0c55ad015", // 32 hex digits: 16 bytes
-            "q7Xv2LmN8pRt4WzY6bHc3JkF9sDg",     // base64: 21 bytes
-            "thequickbrownfoxjumpsoverthelazydogthequickbrownfox", // lowercase only
-            "THEQUICKBROWNFOXJUMPSOVERTHELAZYDOGTHEQUICKBROWNFOX", // uppercase only
-            "abAB12abAB12abAB12abAB12abAB12abAB12abAB12abAB12", // 6 distinct characters
-            "",
-        ] {
-            assert!(secret_weakness(weak).is_some(), "{weak:?} passed");
-        }
-        for strong in [
-            "a-test-secret-that-is-at-least-32-bytes-long",
-            // `openssl rand -hex 32` and `openssl rand -base64 32`
-            "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
-            "LCa0a2j/xo/5m0U8HTBBNBNCLXBkg7+g+YpeiGJm564=",
-            "correct horse battery staple, and then some more words",
-        ] {
-            assert_eq!(secret_weakness(strong), None, "{strong:?} failed");
-        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use latchkey::app::{Application, StartupError};
 use latchkey::config::{Cli, Command, MigrateAction, SecretAction, Settings};
-use latchkey::{app, config, db, graphql, telemetry};
+use latchkey::{auth, config, db, graphql, telemetry};
 use migration::{Migrator, MigratorTrait as _};
 
 /// Exit status for an unusable setting (config.md).
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Secret(args)) => match args.action {
             SecretAction::Generate => {
-                println!("{}", app::generate_secret());
+                println!("{}", auth::master_secret::generate());
                 ExitCode::SUCCESS
             }
         },

@@ -3,6 +3,7 @@
 
 pub mod hashing_pool;
 pub mod jwt;
+pub mod master_secret;
 pub mod opaque_token;
 pub mod password;
 pub mod secret_box;
