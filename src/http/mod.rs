@@ -5,6 +5,7 @@ mod bearer;
 mod graphiql;
 mod graphql;
 mod health;
+mod metrics;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,7 +82,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+        .route("/metrics", get(metrics::scrape))
         .with_state(state)
         .layer(layers);
 
