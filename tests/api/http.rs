@@ -135,6 +135,8 @@ async fn a_body_over_64_kib_is_refused_with_413() {
         .unwrap();
 
     assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_error(&body, "BAD_REQUEST");
 }
 
 #[tokio::test]
