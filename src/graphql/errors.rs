@@ -1,6 +1,6 @@
 //! Service errors to GraphQL errors, in one place. Each carries a stable `extensions.code`;
-//! internal errors are logged with the request id and reach the client only as a generic
-//! message, so no database or library text can leak.
+//! internal errors are logged with the request id and their whole chain of causes, and reach
+//! the client only as a generic message, so no database or library text can leak.
 
 use async_graphql::{Context, ErrorExtensions as _};
 
@@ -22,7 +22,7 @@ pub fn to_graphql(ctx: &Context<'_>, error: AccountError) -> async_graphql::Erro
         AccountError::Unauthenticated => unauthenticated(),
         AccountError::InvalidToken => coded(message, "INVALID_TOKEN"),
         AccountError::RateLimited(refusal) => rate_limited(refusal),
-        AccountError::Internal(source) => internal_error(ctx, &source.to_string()),
+        AccountError::Internal(source) => internal_error(ctx, &error_chain(source.as_ref())),
     }
 }
 
@@ -55,6 +55,23 @@ pub fn internal_error(ctx: &Context<'_>, detail: &str) -> async_graphql::Error {
     )
 }
 
+/// `error` and each of its sources, outermost first, as one line for the log: the cause of a
+/// failure is often only in a source. A source whose text the line already holds (libraries
+/// often repeat their source's message in their own) is not repeated.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
 fn coded(message: String, code: &'static str) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
 }
@@ -69,5 +86,40 @@ pub trait OrGraphql<T> {
 impl<T> OrGraphql<T> for Result<T, AccountError> {
     fn or_graphql(self, ctx: &Context<'_>) -> async_graphql::Result<T> {
         self.map_err(|error| to_graphql(ctx, error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error whose own message does not mention its source, as many do not.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{message}")]
+    struct Layer {
+        message: &'static str,
+        #[source]
+        source: Option<Box<Layer>>,
+    }
+
+    fn layer(message: &'static str, source: Option<Layer>) -> Layer {
+        Layer {
+            message,
+            source: source.map(Box::new),
+        }
+    }
+
+    #[test]
+    fn the_chain_names_every_source_once() {
+        let root = layer("disk full", None);
+        let middle = layer("could not write the outbox", Some(root));
+        let top = layer("signup failed", Some(middle));
+        assert_eq!(
+            error_chain(&top),
+            "signup failed: could not write the outbox: disk full"
+        );
+
+        let repeating = layer("query failed: disk full", Some(layer("disk full", None)));
+        assert_eq!(error_chain(&repeating), "query failed: disk full");
     }
 }

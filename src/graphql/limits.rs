@@ -76,7 +76,8 @@ pub fn check_source(query: &str) -> Result<(), ServerError> {
 
 /// Refuses a parsed document that would do more than `limits` allow once its fragments are
 /// expanded, or that reads the schema while introspection is off. Called from the schema's
-/// extension (`instrumentation`) after `check_source` and before async-graphql's own checks.
+/// extension (`request_errors::admit`) after `check_source` and before async-graphql's own
+/// checks.
 ///
 /// # Errors
 /// The refusal, as a request error with code `QUERY_TOO_COMPLEX` or `INTROSPECTION_DISABLED`.

@@ -3,11 +3,12 @@
 
 pub mod context;
 pub mod errors;
+mod extension;
 mod guards;
-mod instrumentation;
 mod limits;
 mod mutation;
 mod query;
+pub mod request_errors;
 mod shape;
 mod tokens;
 pub mod types;
@@ -53,7 +54,7 @@ impl Schemas {
     pub fn build(deps: SchemaDeps) -> Self {
         let finish = |bounds: Bounds| {
             let builder = builder(bounds)
-                .extension(instrumentation::Instrumentation {
+                .extension(extension::SchemaExtension {
                     metrics: deps.metrics.clone(),
                     limits: DocumentLimits {
                         bounds,

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::bearer::Bearer;
+use crate::graphql::request_errors::BAD_REQUEST;
 use crate::graphql::{Authentication, RequestId};
 use crate::throttle::ClientAddr;
 
@@ -32,14 +33,18 @@ pub async fn post_graphql(
         let message = "Send GraphQL requests as JSON: Content-Type: application/json.";
         return request_error(&headers, StatusCode::UNSUPPORTED_MEDIA_TYPE, message);
     }
-    // Read the body under the limit here: a chunked body has no Content-Length for the limit
-    // layer to refuse up front, and its overflow must still be a 413.
+    // The body limit is enforced here, where the refusal can be a GraphQL error: up front when
+    // the Content-Length announces too much, and while reading for a chunked body.
+    let too_large = || {
+        let message = "A request body may hold at most 64 KiB.";
+        request_error(&headers, StatusCode::PAYLOAD_TOO_LARGE, message)
+    };
+    if announced_length(&headers).is_some_and(|length| length > super::MAX_BODY_BYTES) {
+        return too_large();
+    }
     let body = match axum::body::to_bytes(request.into_body(), super::MAX_BODY_BYTES).await {
         Ok(body) => body,
-        Err(error) if is_length_limit(&error) => {
-            let message = "A request body may hold at most 64 KiB.";
-            return request_error(&headers, StatusCode::PAYLOAD_TOO_LARGE, message);
-        }
+        Err(error) if is_length_limit(&error) => return too_large(),
         Err(_) => {
             return request_error(
                 &headers,
@@ -200,9 +205,10 @@ fn response_json(response: &async_graphql::Response, request_failed: bool) -> se
     body
 }
 
-/// A request refused before GraphQL execution, still answered in the GraphQL response shape.
+/// A request refused before GraphQL execution, still answered in the GraphQL response shape,
+/// with the code of a request that is not one the server can run.
 fn request_error(headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
-    let body = json!({"errors": [{"message": message}]});
+    let body = json!({"errors": [{"message": message, "extensions": {"code": BAD_REQUEST}}]});
     json_body(status, prefers_graphql_response_json(headers), &body)
 }
 
@@ -271,6 +277,16 @@ fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
                 .next()
                 .is_some_and(|candidate| candidate.trim().eq_ignore_ascii_case(media_type))
         })
+}
+
+fn announced_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn is_length_limit(error: &axum::Error) -> bool {

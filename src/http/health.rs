@@ -1,4 +1,5 @@
-//! Liveness, readiness and metrics, for load balancers, orchestrators and Prometheus.
+//! Liveness and readiness probes, for load balancers and orchestrators: is the process up, and
+//! may it take traffic.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,24 +27,4 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
-}
-
-/// Prometheus metrics; the outbox depth is read from the database at scrape time.
-pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let Some(metrics) = &state.metrics else {
-        return (StatusCode::NOT_FOUND, "Metrics are turned off.").into_response();
-    };
-    match crate::mail::outbox::pending_count(&state.db).await {
-        Ok(pending) => metrics.set_outbox_pending(i64::try_from(pending).unwrap_or(i64::MAX)),
-        Err(error) => tracing::warn!(%error, "could not count the outbox for metrics"),
-    }
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        metrics.encode(),
-    )
-        .into_response()
 }

@@ -6,6 +6,7 @@ mod bearer;
 mod graphiql;
 mod graphql;
 mod health;
+mod metrics;
 pub mod server;
 
 use std::sync::Arc;
@@ -19,7 +20,6 @@ use sea_orm::DatabaseConnection;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -29,7 +29,8 @@ use crate::accounts::Accounts;
 use crate::graphql::Schemas;
 use crate::metrics::Metrics;
 
-/// Request bodies larger than this are refused with 413 (security.md).
+/// Request bodies larger than this are refused with 413 (security.md). `POST /graphql` is the
+/// one route that reads a body, and enforces this itself, so the refusal is a GraphQL error.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Every request is finished or cut off within this.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,7 +73,6 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
 
     let router = Router::new()
@@ -83,7 +83,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+        .route("/metrics", get(metrics::scrape))
         .with_state(state)
         .layer(layers);
 

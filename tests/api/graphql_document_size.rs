@@ -175,6 +175,34 @@ async fn ten_logouts_behind_a_chain_of_20_fragments_run() {
     assert_eq!(live_sessions(&app).await, 0);
 }
 
+#[tokio::test]
+async fn inline_fragments_nested_33_deep_are_refused_as_too_complex() {
+    // One field, but 33 levels of selection sets: past async-graphql's own recursion limit (32),
+    // which refuses it while parsing.
+    let app = spawn_app().await;
+    let nested = |levels: usize| {
+        format!(
+            "{{ {} __typename {} }}",
+            "... on Query { ".repeat(levels),
+            "} ".repeat(levels)
+        )
+    };
+
+    assert_no_errors(&app.graphql(&nested(31), json!({})).await);
+    assert_too_complex(&app.graphql(&nested(33), json!({})).await);
+}
+
+#[tokio::test]
+async fn fields_nested_deeper_than_the_parser_follows_are_refused_as_too_complex() {
+    // 100 levels: the parser gives up at 64, before any depth limit could count them.
+    let app = spawn_app().await;
+    let document = format!("{}{}", "{ a ".repeat(100), "} ".repeat(100));
+
+    let body = app.graphql(&document, json!({})).await;
+
+    assert_too_complex(&body);
+}
+
 /// `{ me { a0: id a1: id ... } }` with `count` aliases.
 fn aliased_ids(count: usize) -> String {
     let ids: String = (0..count).map(|i| format!("a{i}: id ")).collect();

@@ -1,6 +1,40 @@
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, assert_error, captured_logs, spawn_app};
+use crate::helpers::{HttpResponse, PASSWORD, TestApp, assert_error, captured_logs, spawn_app};
+
+/// What GraphQL-over-HTTP clients that want request errors as HTTP 400s send.
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// POSTs `body` to `/graphql` as JSON, accepting `accept`.
+async fn post_body(app: &TestApp, accept: &str, body: String) -> HttpResponse {
+    app.send(
+        Method::POST,
+        "/graphql",
+        &[("Content-Type", "application/json"), ("Accept", accept)],
+        Some(body),
+    )
+    .await
+}
+
+/// Asserts a request error: `status`, nothing ran (no `data`), and `code` on the error.
+#[track_caller]
+fn assert_request_error(response: &HttpResponse, status: u16, code: &str) {
+    assert_eq!(response.status, status, "{response:?}");
+    let body = response.json();
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+    assert_error(&body, code);
+}
+
+/// A document POSTed once as plain JSON (a request error is a 200 there) and once as
+/// `application/graphql-response+json` (a 400): the same `code` both times.
+async fn assert_document_refused(app: &TestApp, document: &str, code: &str) {
+    let body = json!({ "query": document }).to_string();
+    let legacy = post_body(app, "application/json", body.clone()).await;
+    assert_request_error(&legacy, 200, code);
+    let modern = post_body(app, GRAPHQL_RESPONSE_JSON, body).await;
+    assert_request_error(&modern, 400, code);
+}
 
 #[tokio::test]
 async fn health_and_readiness_answer_200() {
@@ -56,6 +90,8 @@ async fn a_mutation_over_get_is_refused_with_405() {
         .unwrap();
 
     assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert_error(&body, "BAD_REQUEST");
     // The mutation did not run: the session is alive.
     crate::helpers::assert_no_errors(&app.me(&account.access_token).await);
 }
@@ -80,6 +116,8 @@ async fn posts_that_are_not_json_are_refused_with_415() {
             .await
             .unwrap();
         assert_eq!(response.status(), 415, "Content-Type: {content_type}");
+        let body: Value = response.json().await.unwrap();
+        assert_error(&body, "BAD_REQUEST");
     }
 }
 
@@ -97,6 +135,96 @@ async fn a_body_over_64_kib_is_refused_with_413() {
         .unwrap();
 
     assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_error(&body, "BAD_REQUEST");
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_a_graphql_request_are_400_bad_request() {
+    let app = spawn_app().await;
+    let eleven: Vec<Value> = (0..11)
+        .map(|_| json!({ "query": "{ __typename }" }))
+        .collect();
+
+    for (case, body) in [
+        ("not JSON", "{".to_owned()),
+        ("no query", "{}".to_owned()),
+        ("an empty query", json!({ "query": " " }).to_string()),
+        (
+            "variables that are not an object",
+            json!({ "query": "{ __typename }", "variables": [1] }).to_string(),
+        ),
+        ("a batch of 11", Value::Array(eleven.clone()).to_string()),
+    ] {
+        for accept in ["application/json", GRAPHQL_RESPONSE_JSON] {
+            let response = post_body(&app, accept, body.clone()).await;
+            assert_eq!(response.status, 400, "{case}, {accept}: {response:?}");
+            assert_error(&response.json(), "BAD_REQUEST");
+        }
+    }
+    for query_string in [
+        "",
+        "?operationName=A",
+        "?query=%7B__typename%7D&variables=%5B1%5D",
+    ] {
+        let response = app
+            .send(
+                Method::GET,
+                &format!("/graphql{query_string}"),
+                &[("Accept", "application/json")],
+                None,
+            )
+            .await;
+        assert_request_error(&response, 400, "BAD_REQUEST");
+    }
+}
+
+#[tokio::test]
+async fn a_document_that_does_not_parse_is_graphql_parse_failed() {
+    let app = spawn_app().await;
+
+    for document in [
+        "{ me { id }",
+        "query {",
+        "not GraphQL at all",
+        "{ me(: 1) { id } }",
+    ] {
+        assert_document_refused(&app, document, "GRAPHQL_PARSE_FAILED").await;
+    }
+}
+
+#[tokio::test]
+async fn a_document_that_does_not_fit_the_schema_is_graphql_validation_failed() {
+    let app = spawn_app().await;
+
+    for document in [
+        "{ noSuchField }",
+        "{ me { id(x: 1) } }",
+        "{ me }",
+        "mutation { logout }",
+        "mutation { logout(refreshToken: 7) }",
+        "query($unused: Int) { __typename }",
+        "{ ...Missing }",
+    ] {
+        assert_document_refused(&app, document, "GRAPHQL_VALIDATION_FAILED").await;
+    }
+}
+
+#[tokio::test]
+async fn an_operation_name_that_picks_no_operation_is_bad_request() {
+    let app = spawn_app().await;
+    let two = "query A { __typename } query B { __typename }";
+
+    for body in [
+        json!({ "query": "query A { __typename }", "operationName": "B" }),
+        json!({ "query": two }),
+        json!({ "query": two, "operationName": "C" }),
+    ] {
+        let legacy = post_body(&app, "application/json", body.to_string()).await;
+        assert_request_error(&legacy, 200, "BAD_REQUEST");
+        let modern = post_body(&app, GRAPHQL_RESPONSE_JSON, body.to_string()).await;
+        assert_request_error(&modern, 400, "BAD_REQUEST");
+    }
 }
 
 #[tokio::test]

@@ -93,6 +93,7 @@ async fn a_chunked_body_over_64_kib_is_refused_with_413() {
 
     let response = read_response(&mut stream, Duration::from_secs(30)).await;
     assert_eq!(status_of(&response), 413, "{response}");
+    assert!(response.contains(r#""code":"BAD_REQUEST""#), "{response}");
     assert!(has_header(&response, "x-request-id"), "{response}");
 }
 
@@ -276,6 +277,7 @@ async fn a_mutation_over_get_is_refused_with_405_allow_post_and_does_not_run() {
             .unwrap();
         assert_eq!(response.status(), 405, "{params:?}");
         assert_eq!(response.headers()["allow"], "POST", "{params:?}");
+        crate::helpers::assert_error(&response.json().await.unwrap(), "BAD_REQUEST");
     }
 
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 0);
@@ -311,6 +313,7 @@ async fn posts_without_a_json_content_type_are_refused_with_415_and_do_not_run()
             )
             .await;
         assert_eq!(response.status, 415, "Content-Type: {content_type}");
+        crate::helpers::assert_error(&response.json(), "BAD_REQUEST");
     }
 
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 0);

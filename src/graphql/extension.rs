@@ -1,41 +1,48 @@
 //! The schema's one extension (each extension costs a boxed future per field, so there is only
-//! one): document limits checked before async-graphql parses, checks or validates anything, and
-//! per-operation metrics, every root field executed counted with its outcome (`ok` or its error
-//! code) and timed, the same granularity as throttling.
+//! one): it holds documents to the limits and codes request errors (`request_errors`), and
+//! counts and times every root field executed, with its outcome (`ok` or its error code).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve,
+    NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{ServerResult, Value, Variables};
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
 
-use super::limits::{self, DocumentLimits};
+use super::limits::DocumentLimits;
+use super::request_errors;
 use crate::metrics::Metrics;
 
-pub struct Instrumentation {
+pub struct SchemaExtension {
     pub metrics: Metrics,
     pub limits: DocumentLimits,
 }
 
-impl ExtensionFactory for Instrumentation {
+impl ExtensionFactory for SchemaExtension {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(InstrumentationExtension {
+        Arc::new(PerRequest {
             metrics: self.metrics.clone(),
             limits: self.limits,
         })
     }
 }
 
-struct InstrumentationExtension {
+struct PerRequest {
     metrics: Metrics,
     limits: DocumentLimits,
 }
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for InstrumentationExtension {
+impl Extension for PerRequest {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        request_errors::code_operation_errors(&mut response);
+        response
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -44,13 +51,24 @@ impl Extension for InstrumentationExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         // `next` parses and then runs async-graphql's recursion-depth walk, which follows every
-        // fragment spread again: the limits come first, on a parse of our own. A document that
-        // does not parse is left to `next`, which reports it.
-        limits::check_source(query)?;
-        if let Ok(document) = async_graphql::parser::parse_query(query) {
-            limits::check_document(&document, self.limits)?;
-        }
-        next.run(ctx, query, variables).await
+        // fragment spread again: the limits come first, on a parse of our own.
+        request_errors::admit(query, self.limits)?;
+        next.run(ctx, query, variables)
+            .await
+            .map_err(request_errors::refused_while_parsing)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(request_errors::validation_failure)
+                .collect()
+        })
     }
 
     async fn resolve(
