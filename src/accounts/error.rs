@@ -1,7 +1,7 @@
 //! What can go wrong in an account operation, said once. `graphql::errors` turns each variant
 //! into the stable `extensions.code` of `shared/spec/api.md`.
 
-use super::validation::FieldError;
+use super::domain::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {

@@ -3,6 +3,7 @@
 //! every state change is one transaction, with the mail it causes written inside it.
 
 mod common_passwords;
+pub mod domain;
 mod error;
 mod lockout;
 mod password_reset;
@@ -11,7 +12,6 @@ mod registration;
 mod session_cache;
 mod session_events;
 mod sessions;
-pub mod validation;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,11 +20,11 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, Set};
 use uuid::Uuid;
 
+use self::domain::{Email, PasswordPolicy};
 pub use self::error::AccountError;
 pub use self::password_reset::ResetRequestWorker;
 pub use self::profile::ProfileChanges;
 pub use self::session_events::SessionChangeListener;
-use self::validation::{Email, PasswordPolicy};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;

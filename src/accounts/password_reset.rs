@@ -11,10 +11,10 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
+use super::domain::Email;
 use super::lockout;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
-use super::validation::Email;
 use super::{AccountError, Accounts, chrono_duration};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;

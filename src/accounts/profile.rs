@@ -5,11 +5,11 @@ use sea_orm::{ActiveModelTrait as _, EntityTrait as _, ModelTrait as _, Set};
 use secrecy::SecretString;
 use serde_json::json;
 
+use super::domain::{DisplayName, Email, FieldError};
 use super::lockout;
 use super::password_reset::kill_reset_tokens;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
-use super::validation::{DisplayName, Email, FieldError};
 use super::{AccountError, Accounts, Caller};
 use crate::db;
 use crate::entities::user;

@@ -5,8 +5,8 @@ use sea_orm::{ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFi
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use super::domain::{DisplayName, Email};
 use super::lockout;
-use super::validation::{DisplayName, Email};
 use super::{AccountError, Accounts, SignedIn};
 use crate::db;
 use crate::entities::user;

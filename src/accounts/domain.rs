@@ -1,5 +1,6 @@
-//! Validated values at the edge: once an `Email`, `NewPassword` or `DisplayName` exists it is
-//! known to be well-formed, so nothing further in has to check again.
+//! The domain types of accounts: validated values (`Email`, `NewPassword`, `DisplayName`) and
+//! the rules that make them. Once one exists it is known to be well-formed, so nothing further in
+//! has to check again.
 
 use std::fmt;
 
