@@ -83,6 +83,13 @@ impl Email {
         Ok(Self(canonical))
     }
 
+    /// An address read back from the database. It was canonical when it was stored and is not
+    /// checked again: a rule tightened since must not lock its owner out of a reset or a
+    /// profile change. Only for values the service itself stored, never for input.
+    pub fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -135,7 +135,7 @@ impl Accounts {
         else {
             return Err(AccountError::InvalidToken);
         };
-        let owner_email = Email::parse("email", &owner.email)?;
+        let owner_email = Email::from_stored(owner.email.clone());
         let password =
             self.inner
                 .settings

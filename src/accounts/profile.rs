@@ -61,7 +61,7 @@ impl Accounts {
             .filter(|email| email.as_str() != current.email);
         let effective_email = match &email {
             Some(email) => email.clone(),
-            None => Email::parse("email", &current.email)?,
+            None => Email::from_stored(current.email.clone()),
         };
         let password = changes
             .new_password
