@@ -6,6 +6,52 @@ use std::fmt;
 
 use secrecy::SecretString;
 use unicode_normalization::UnicodeNormalization as _;
+use uuid::Uuid;
+
+/// A typed id: a `Uuid` that says what it names, so a session id cannot be passed where a user
+/// id belongs. Converts to and from `Uuid` where it meets the database and the token layer.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new random id (v4), never handed out before.
+            pub fn random() -> Self {
+                Self(Uuid::new_v4())
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// An account's id: random and never reused, so a token of a deleted account can never
+    /// name a new one.
+    UserId
+);
+uuid_id!(
+    /// A session's id: one sign-in, shared by its access tokens and its chain of refresh tokens.
+    SessionId
+);
 
 /// A value that failed validation, naming the input field it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-use super::domain::Email;
+use super::domain::{Email, UserId};
 use super::lockout;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
@@ -92,7 +92,7 @@ impl Accounts {
             }),
         )?;
         // One live reset token per user: a newer request kills the older ones.
-        kill_reset_tokens(txn, owner.id).await?;
+        kill_reset_tokens(txn, UserId::from(owner.id)).await?;
         password_reset_token::ActiveModel {
             id: Set(Uuid::new_v4()),
             user_id: Set(owner.id),
@@ -169,8 +169,9 @@ impl Accounts {
         active.password_hash = Set(password_hash);
         active.updated_at = Set(Utc::now());
         active.update(&txn).await?;
-        revoke_user_sessions(&txn, owner.id, None).await?;
-        kill_reset_tokens(&txn, owner.id).await?;
+        let owner_id = UserId::from(owner.id);
+        revoke_user_sessions(&txn, owner_id, None).await?;
+        kill_reset_tokens(&txn, owner_id).await?;
         // Whoever can read the owner's mail may sign in again at once.
         lockout::clear(&txn, &owner.email).await?;
         self.inner
@@ -178,7 +179,7 @@ impl Accounts {
             .enqueue(&txn, Some(owner.id), &owner.email, mail)
             .await?;
         txn.commit().await?;
-        self.sessions_changed(SessionChange::User(owner.id)).await;
+        self.sessions_changed(SessionChange::User(owner_id)).await;
         self.inner.outbox.wake();
         tracing::info!(user.id = %owner.id, "password reset");
         Ok(())
@@ -188,14 +189,14 @@ impl Accounts {
 /// Marks every unused reset token of a user as used.
 pub(super) async fn kill_reset_tokens<C: ConnectionTrait>(
     txn: &C,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<(), AccountError> {
     password_reset_token::Entity::update_many()
         .col_expr(
             password_reset_token::Column::UsedAt,
             Expr::value(Utc::now()),
         )
-        .filter(password_reset_token::Column::UserId.eq(user_id))
+        .filter(password_reset_token::Column::UserId.eq(Uuid::from(user_id)))
         .filter(password_reset_token::Column::UsedAt.is_null())
         .exec(txn)
         .await?;

@@ -4,13 +4,14 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait as _, EntityTrait as _, ModelTrait as _, Set};
 use secrecy::SecretString;
 use serde_json::json;
+use uuid::Uuid;
 
 use super::domain::{DisplayName, Email, FieldError};
 use super::lockout;
 use super::password_reset::kill_reset_tokens;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
-use super::{AccountError, Accounts, Caller};
+use super::{AccountError, Accounts, Caller, UserView};
 use crate::db;
 use crate::entities::user;
 use crate::mail::{MailKind, templates};
@@ -28,11 +29,11 @@ pub struct ProfileChanges<'a> {
 impl Accounts {
     /// # Errors
     /// `Unauthenticated` when the account is gone.
-    pub async fn me(&self, caller: Caller) -> Result<user::Model, AccountError> {
+    pub async fn me(&self, caller: Caller) -> Result<UserView, AccountError> {
         // The bearer check just read (or reused) this session's user: no second read.
         match self.inner.sessions.user(caller.session_id) {
-            Some(user) if user.id == caller.user_id => Ok(user::Model::clone(&user)),
-            _ => self.user_of(caller).await,
+            Some(user) if user.id == caller.user_id => Ok(UserView::clone(&user)),
+            _ => self.user_of(caller).await.map(UserView::from),
         }
     }
 
@@ -48,7 +49,7 @@ impl Accounts {
         caller: Caller,
         changes: ProfileChanges<'_>,
         client: ClientAddr,
-    ) -> Result<user::Model, AccountError> {
+    ) -> Result<UserView, AccountError> {
         let current = self.user_of(caller).await?;
         let name = changes
             .name
@@ -136,7 +137,7 @@ impl Accounts {
         for (recipient, mail) in mails {
             self.inner
                 .outbox
-                .enqueue(&txn, Some(caller.user_id), &recipient, mail)
+                .enqueue(&txn, Some(caller.user_id.into()), &recipient, mail)
                 .await?;
         }
         txn.commit().await?;
@@ -145,7 +146,7 @@ impl Accounts {
         if has_mail {
             self.inner.outbox.wake();
         }
-        Ok(updated)
+        Ok(updated.into())
     }
 
     /// Deletes the caller's account and everything of theirs (sessions, tokens, pending mail).
@@ -204,7 +205,7 @@ impl Accounts {
     }
 
     async fn user_of(&self, caller: Caller) -> Result<user::Model, AccountError> {
-        user::Entity::find_by_id(caller.user_id)
+        user::Entity::find_by_id(Uuid::from(caller.user_id))
             .one(self.db())
             .await?
             .ok_or(AccountError::Unauthenticated)

@@ -3,9 +3,8 @@
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFilter as _, Set};
 use secrecy::SecretString;
-use uuid::Uuid;
 
-use super::domain::{DisplayName, Email};
+use super::domain::{DisplayName, Email, UserId};
 use super::lockout;
 use super::{AccountError, Accounts, SignedIn};
 use crate::db;
@@ -44,7 +43,7 @@ impl Accounts {
         let txn = db::begin_write(self.db()).await?;
         let inserted = user::ActiveModel {
             // Random ids, never reused: a token of a deleted account can never name a new one.
-            id: Set(Uuid::new_v4()),
+            id: Set(UserId::random().into()),
             email: Set(email.into_string()),
             name: Set(name.map(DisplayName::into_string)),
             password_hash: Set(password_hash),
@@ -59,7 +58,7 @@ impl Accounts {
             Err(error) if db::is_unique_violation(&error) => return Err(AccountError::EmailTaken),
             Err(error) => return Err(error.into()),
         };
-        let signed_in = self.start_session(&txn, user).await?;
+        let signed_in = self.start_session(&txn, user.into()).await?;
         txn.commit().await?;
         tracing::info!(user.id = %signed_in.user.id, "account created");
         Ok(signed_in)
@@ -122,7 +121,7 @@ impl Accounts {
             None => user,
         };
         slot.give_back(&txn).await?;
-        let signed_in = self.start_session(&txn, user).await?;
+        let signed_in = self.start_session(&txn, user.into()).await?;
         txn.commit().await?;
         self.inner.metrics.login("success");
         tracing::info!(user.id = %signed_in.user.id, "signed in");
