@@ -115,7 +115,7 @@ struct Inner {
     sessions: session_cache::SessionCache,
     settings: AccountSettings,
     /// Reset requests for known and unknown emails alike are handed to a background worker, so
-    /// that `forgotPassword` answers both in the same time.
+    /// that `forgot_password` answers both in the same time.
     reset_requests: tokio::sync::mpsc::Sender<Email>,
 }
 
@@ -140,6 +140,11 @@ impl Accounts {
         };
         let worker = ResetRequestWorker::new(accounts.clone(), pending);
         (accounts, worker)
+    }
+
+    /// The rules for a new password, for an edge that checks one itself (signup).
+    pub fn password_policy(&self) -> PasswordPolicy {
+        self.inner.settings.password_policy
     }
 
     fn db(&self) -> &DatabaseConnection {

@@ -22,7 +22,7 @@ use crate::entities::{password_reset_token, user};
 use crate::mail::{MailKind, templates};
 use crate::throttle::Limit;
 
-/// Pending reset requests beyond this make `forgotPassword` wait: backpressure, not memory.
+/// Pending reset requests beyond this make `forgot_password` wait: backpressure, not memory.
 pub(super) const QUEUE_CAPACITY: usize = 1024;
 
 impl Accounts {
@@ -31,11 +31,10 @@ impl Accounts {
     /// commits the token and the mail in one transaction.
     ///
     /// # Errors
-    /// `InvalidInput` for a malformed address; `RateLimited` past 5 requests an hour for one
-    /// address (counted for unknown addresses too, so the limit reveals nothing).
+    /// `RateLimited` past 5 requests an hour for one address (counted for unknown addresses
+    /// too, so the limit reveals nothing).
     #[tracing::instrument(skip_all)]
-    pub async fn forgot_password(&self, email: &str) -> Result<(), AccountError> {
-        let email = Email::parse("email", email)?;
+    pub async fn forgot_password(&self, email: Email) -> Result<(), AccountError> {
         self.inner
             .limiter
             .hit(Limit::ForgotPasswordPerEmail, email.as_str())?;
@@ -115,8 +114,9 @@ impl Accounts {
     /// of the account is over and a notice goes to the owner.
     ///
     /// # Errors
-    /// `InvalidToken` for an unknown, used or expired token; `InvalidInput` for a password the
-    /// policy refuses (the token stays usable).
+    /// `InvalidToken` for an unknown, used or expired token; `NewPasswordRefused` for a password
+    /// the policy refuses (the token stays usable). The token is checked first: the policy needs
+    /// the owner's email.
     #[tracing::instrument(skip_all)]
     pub async fn reset_password(
         &self,
@@ -136,11 +136,10 @@ impl Accounts {
             return Err(AccountError::InvalidToken);
         };
         let owner_email = Email::from_stored(owner.email.clone());
-        let password =
-            self.inner
-                .settings
-                .password_policy
-                .check("newPassword", new_password, &owner_email)?;
+        let password = self
+            .password_policy()
+            .check(new_password, &owner_email)
+            .map_err(AccountError::NewPasswordRefused)?;
         // Hash before taking the write lock: argon2 takes far longer than the transaction.
         let password_hash = self.inner.hasher.hash(password.into_secret()).await?;
         let mail = templates::render(

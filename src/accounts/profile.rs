@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::domain::{DisplayName, Email, FieldError};
+use super::domain::{DisplayName, Email};
 use super::lockout;
 use super::password_reset::kill_reset_tokens;
 use super::session_events::SessionChange;
@@ -17,11 +17,12 @@ use crate::entities::user;
 use crate::mail::{MailKind, templates};
 use crate::throttle::{ClientAddr, Limit};
 
-/// What `updateMe` asks to change; `None` leaves a field as it is.
+/// What a profile change asks for; `None` leaves a field as it is. The new password comes as
+/// typed: the policy needs the account's email, so `update_me` checks it.
 #[derive(Default)]
 pub struct ProfileChanges<'a> {
-    pub name: Option<&'a str>,
-    pub email: Option<&'a str>,
+    pub name: Option<DisplayName>,
+    pub email: Option<Email>,
     pub new_password: Option<&'a str>,
     pub current_password: Option<&'a str>,
 }
@@ -42,7 +43,9 @@ impl Accounts {
     /// is told.
     ///
     /// # Errors
-    /// `InvalidInput`, `InvalidCredentials` (wrong current password), `EmailTaken`.
+    /// `NewPasswordRefused` (checked against the new email, or else the stored one),
+    /// `CurrentPasswordRequired`, `InvalidCredentials` (wrong current password), `EmailTaken`,
+    /// `RateLimited`.
     #[tracing::instrument(skip_all, fields(user.id = %caller.user_id))]
     pub async fn update_me(
         &self,
@@ -51,14 +54,9 @@ impl Accounts {
         client: ClientAddr,
     ) -> Result<UserView, AccountError> {
         let current = self.user_of(caller).await?;
-        let name = changes
-            .name
-            .map(|raw| DisplayName::parse("name", raw))
-            .transpose()?;
+        // Asking for the address the account already has is no change of email.
         let email = changes
             .email
-            .map(|raw| Email::parse("email", raw))
-            .transpose()?
             .filter(|email| email.as_str() != current.email);
         let effective_email = match &email {
             Some(email) => email.clone(),
@@ -66,27 +64,19 @@ impl Accounts {
         };
         let password = changes
             .new_password
-            .map(|raw| {
-                self.inner
-                    .settings
-                    .password_policy
-                    .check("newPassword", raw, &effective_email)
-            })
-            .transpose()?;
+            .map(|raw| self.password_policy().check(raw, &effective_email))
+            .transpose()
+            .map_err(AccountError::NewPasswordRefused)?;
 
         if email.is_some() {
-            // `EMAIL_TAKEN` tells whether an address has an account: as rationed as signup.
+            // `EmailTaken` tells whether an address has an account: as rationed as signup.
             self.inner
                 .limiter
                 .hit(Limit::EmailChangePerAddress, &client.limiter_key())?;
         }
         if email.is_some() || password.is_some() {
             let Some(current_password) = changes.current_password else {
-                return Err(FieldError::new(
-                    "currentPassword",
-                    "Enter your current password to change your email or password.",
-                )
-                .into());
+                return Err(AccountError::CurrentPasswordRequired);
             };
             self.check_current_password(&current, current_password, client)
                 .await?;
@@ -98,7 +88,7 @@ impl Accounts {
 
         let mut mails = Vec::new();
         let mut active: user::ActiveModel = current.clone().into();
-        if let Some(name) = name {
+        if let Some(name) = changes.name {
             active.name = Set(Some(name.into_string()));
         }
         if let Some(email) = &email {
