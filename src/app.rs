@@ -9,7 +9,7 @@ use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::accounts::validation::PasswordPolicy;
+use crate::accounts::domain::PasswordPolicy;
 use crate::accounts::{
     AccountDeps, AccountSettings, Accounts, ResetRequestWorker, SessionChangeListener,
 };

@@ -1,12 +1,20 @@
 //! What can go wrong in an account operation, said once. `graphql::errors` turns each variant
-//! into the stable `extensions.code` of `shared/spec/api.md`.
+//! into the stable `extensions.code` documented in `docs/api.md`.
 
-use super::validation::FieldError;
+use super::domain::{FieldError, Invalid};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
+    /// An input the edge parsed and refused, under the edge's name for its field.
     #[error("{}", .0.message)]
     InvalidInput(FieldError),
+    /// A new password the policy refuses. The service checks it, not the edge, because a rule
+    /// needs the account's email; the caller names the field it came in ([`Invalid::on`]).
+    #[error("{0}")]
+    NewPasswordRefused(Invalid),
+    /// An email or password change without the current password; the caller names the field.
+    #[error("Enter your current password to change your email or password.")]
+    CurrentPasswordRequired,
     #[error("An account with this email address already exists.")]
     EmailTaken,
     /// One message for unknown emails and wrong passwords alike, so it reveals nothing.

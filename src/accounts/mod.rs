@@ -3,6 +3,7 @@
 //! every state change is one transaction, with the mail it causes written inside it.
 
 mod common_passwords;
+pub mod domain;
 mod error;
 mod lockout;
 mod password_reset;
@@ -11,20 +12,19 @@ mod registration;
 mod session_cache;
 mod session_events;
 mod sessions;
-pub mod validation;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, Set};
 use uuid::Uuid;
 
+use self::domain::{Email, PasswordPolicy, SessionId, UserId};
 pub use self::error::AccountError;
 pub use self::password_reset::ResetRequestWorker;
 pub use self::profile::ProfileChanges;
 pub use self::session_events::SessionChangeListener;
-use self::validation::{Email, PasswordPolicy};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
@@ -38,8 +38,33 @@ use crate::throttle::RateLimiter;
 /// belongs to (so a password change can keep this session and end the others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {
-    pub user_id: Uuid,
-    pub session_id: Uuid,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}
+
+/// An account as the service hands it out: everything but the password hash, which never
+/// leaves this module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: Email,
+    pub name: Option<String>,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<user::Model> for UserView {
+    fn from(user: user::Model) -> Self {
+        Self {
+            id: UserId::from(user.id),
+            email: Email::from_stored(user.email),
+            name: user.name,
+            email_verified: user.email_verified,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
 }
 
 /// The result of signing in: tokens for the client and the user they belong to.
@@ -47,7 +72,7 @@ pub struct SignedIn {
     pub access_token: String,
     pub refresh_token: String,
     pub expires_in: i64,
-    pub user: user::Model,
+    pub user: UserView,
 }
 
 /// The account rules that come from the settings.
@@ -90,7 +115,7 @@ struct Inner {
     sessions: session_cache::SessionCache,
     settings: AccountSettings,
     /// Reset requests for known and unknown emails alike are handed to a background worker, so
-    /// that `forgotPassword` answers both in the same time.
+    /// that `forgot_password` answers both in the same time.
     reset_requests: tokio::sync::mpsc::Sender<Email>,
 }
 
@@ -117,6 +142,11 @@ impl Accounts {
         (accounts, worker)
     }
 
+    /// The rules for a new password, for an edge that checks one itself (signup).
+    pub fn password_policy(&self) -> PasswordPolicy {
+        self.inner.settings.password_policy
+    }
+
     fn db(&self) -> &DatabaseConnection {
         &self.inner.db
     }
@@ -126,13 +156,13 @@ impl Accounts {
     async fn start_session<C: ConnectionTrait>(
         &self,
         txn: &C,
-        user: user::Model,
+        user: UserView,
     ) -> Result<SignedIn, AccountError> {
         let now = Utc::now();
-        let session_id = Uuid::new_v4();
+        let session_id = SessionId::random();
         session::ActiveModel {
-            id: Set(session_id),
-            user_id: Set(user.id),
+            id: Set(session_id.into()),
+            user_id: Set(user.id.into()),
             created_at: Set(now),
             revoked_at: Set(None),
         }
@@ -146,14 +176,14 @@ impl Accounts {
     async fn continue_session<C: ConnectionTrait>(
         &self,
         txn: &C,
-        user: user::Model,
-        session_id: Uuid,
+        user: UserView,
+        session_id: SessionId,
         refresh: OpaqueToken,
     ) -> Result<SignedIn, AccountError> {
         let now = Utc::now();
         refresh_token::ActiveModel {
             id: Set(Uuid::new_v4()),
-            session_id: Set(session_id),
+            session_id: Set(session_id.into()),
             token_hash: Set(refresh.digest),
             created_at: Set(now),
             expires_at: Set(now + chrono_duration(self.inner.settings.refresh_ttl)),
@@ -162,7 +192,7 @@ impl Accounts {
         }
         .insert(txn)
         .await?;
-        let access = self.inner.jwt.issue(user.id, session_id)?;
+        let access = self.inner.jwt.issue(user.id.into(), session_id.into())?;
         Ok(SignedIn {
             access_token: access.token,
             refresh_token: refresh.token,

@@ -11,10 +11,10 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
+use super::domain::{Email, UserId};
 use super::lockout;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
-use super::validation::Email;
 use super::{AccountError, Accounts, chrono_duration};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
@@ -22,7 +22,7 @@ use crate::entities::{password_reset_token, user};
 use crate::mail::{MailKind, templates};
 use crate::throttle::Limit;
 
-/// Pending reset requests beyond this make `forgotPassword` wait: backpressure, not memory.
+/// Pending reset requests beyond this make `forgot_password` wait: backpressure, not memory.
 pub(super) const QUEUE_CAPACITY: usize = 1024;
 
 impl Accounts {
@@ -31,11 +31,10 @@ impl Accounts {
     /// commits the token and the mail in one transaction.
     ///
     /// # Errors
-    /// `InvalidInput` for a malformed address; `RateLimited` past 5 requests an hour for one
-    /// address (counted for unknown addresses too, so the limit reveals nothing).
+    /// `RateLimited` past 5 requests an hour for one address (counted for unknown addresses
+    /// too, so the limit reveals nothing).
     #[tracing::instrument(skip_all)]
-    pub async fn forgot_password(&self, email: &str) -> Result<(), AccountError> {
-        let email = Email::parse("email", email)?;
+    pub async fn forgot_password(&self, email: Email) -> Result<(), AccountError> {
         self.inner
             .limiter
             .hit(Limit::ForgotPasswordPerEmail, email.as_str())?;
@@ -92,7 +91,7 @@ impl Accounts {
             }),
         )?;
         // One live reset token per user: a newer request kills the older ones.
-        kill_reset_tokens(txn, owner.id).await?;
+        kill_reset_tokens(txn, UserId::from(owner.id)).await?;
         password_reset_token::ActiveModel {
             id: Set(Uuid::new_v4()),
             user_id: Set(owner.id),
@@ -115,8 +114,9 @@ impl Accounts {
     /// of the account is over and a notice goes to the owner.
     ///
     /// # Errors
-    /// `InvalidToken` for an unknown, used or expired token; `InvalidInput` for a password the
-    /// policy refuses (the token stays usable).
+    /// `InvalidToken` for an unknown, used or expired token; `NewPasswordRefused` for a password
+    /// the policy refuses (the token stays usable). The token is checked first: the policy needs
+    /// the owner's email.
     #[tracing::instrument(skip_all)]
     pub async fn reset_password(
         &self,
@@ -135,12 +135,11 @@ impl Accounts {
         else {
             return Err(AccountError::InvalidToken);
         };
-        let owner_email = Email::parse("email", &owner.email)?;
-        let password =
-            self.inner
-                .settings
-                .password_policy
-                .check("newPassword", new_password, &owner_email)?;
+        let owner_email = Email::from_stored(owner.email.clone());
+        let password = self
+            .password_policy()
+            .check(new_password, &owner_email)
+            .map_err(AccountError::NewPasswordRefused)?;
         // Hash before taking the write lock: argon2 takes far longer than the transaction.
         let password_hash = self.inner.hasher.hash(password.into_secret()).await?;
         let mail = templates::render(
@@ -169,8 +168,9 @@ impl Accounts {
         active.password_hash = Set(password_hash);
         active.updated_at = Set(Utc::now());
         active.update(&txn).await?;
-        revoke_user_sessions(&txn, owner.id, None).await?;
-        kill_reset_tokens(&txn, owner.id).await?;
+        let owner_id = UserId::from(owner.id);
+        revoke_user_sessions(&txn, owner_id, None).await?;
+        kill_reset_tokens(&txn, owner_id).await?;
         // Whoever can read the owner's mail may sign in again at once.
         lockout::clear(&txn, &owner.email).await?;
         self.inner
@@ -178,7 +178,7 @@ impl Accounts {
             .enqueue(&txn, Some(owner.id), &owner.email, mail)
             .await?;
         txn.commit().await?;
-        self.sessions_changed(SessionChange::User(owner.id)).await;
+        self.sessions_changed(SessionChange::User(owner_id)).await;
         self.inner.outbox.wake();
         tracing::info!(user.id = %owner.id, "password reset");
         Ok(())
@@ -188,14 +188,14 @@ impl Accounts {
 /// Marks every unused reset token of a user as used.
 pub(super) async fn kill_reset_tokens<C: ConnectionTrait>(
     txn: &C,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<(), AccountError> {
     password_reset_token::Entity::update_many()
         .col_expr(
             password_reset_token::Column::UsedAt,
             Expr::value(Utc::now()),
         )
-        .filter(password_reset_token::Column::UserId.eq(user_id))
+        .filter(password_reset_token::Column::UserId.eq(Uuid::from(user_id)))
         .filter(password_reset_token::Column::UsedAt.is_null())
         .exec(txn)
         .await?;

@@ -4,23 +4,25 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait as _, EntityTrait as _, ModelTrait as _, Set};
 use secrecy::SecretString;
 use serde_json::json;
+use uuid::Uuid;
 
+use super::domain::{DisplayName, Email};
 use super::lockout;
 use super::password_reset::kill_reset_tokens;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
-use super::validation::{DisplayName, Email, FieldError};
-use super::{AccountError, Accounts, Caller};
+use super::{AccountError, Accounts, Caller, UserView};
 use crate::db;
 use crate::entities::user;
 use crate::mail::{MailKind, templates};
 use crate::throttle::{ClientAddr, Limit};
 
-/// What `updateMe` asks to change; `None` leaves a field as it is.
+/// What a profile change asks for; `None` leaves a field as it is. The new password comes as
+/// typed: the policy needs the account's email, so `update_me` checks it.
 #[derive(Default)]
 pub struct ProfileChanges<'a> {
-    pub name: Option<&'a str>,
-    pub email: Option<&'a str>,
+    pub name: Option<DisplayName>,
+    pub email: Option<Email>,
     pub new_password: Option<&'a str>,
     pub current_password: Option<&'a str>,
 }
@@ -28,11 +30,11 @@ pub struct ProfileChanges<'a> {
 impl Accounts {
     /// # Errors
     /// `Unauthenticated` when the account is gone.
-    pub async fn me(&self, caller: Caller) -> Result<user::Model, AccountError> {
+    pub async fn me(&self, caller: Caller) -> Result<UserView, AccountError> {
         // The bearer check just read (or reused) this session's user: no second read.
         match self.inner.sessions.user(caller.session_id) {
-            Some(user) if user.id == caller.user_id => Ok(user::Model::clone(&user)),
-            _ => self.user_of(caller).await,
+            Some(user) if user.id == caller.user_id => Ok(UserView::clone(&user)),
+            _ => self.user_of(caller).await.map(UserView::from),
         }
     }
 
@@ -41,51 +43,40 @@ impl Accounts {
     /// is told.
     ///
     /// # Errors
-    /// `InvalidInput`, `InvalidCredentials` (wrong current password), `EmailTaken`.
+    /// `NewPasswordRefused` (checked against the new email, or else the stored one),
+    /// `CurrentPasswordRequired`, `InvalidCredentials` (wrong current password), `EmailTaken`,
+    /// `RateLimited`.
     #[tracing::instrument(skip_all, fields(user.id = %caller.user_id))]
     pub async fn update_me(
         &self,
         caller: Caller,
         changes: ProfileChanges<'_>,
         client: ClientAddr,
-    ) -> Result<user::Model, AccountError> {
+    ) -> Result<UserView, AccountError> {
         let current = self.user_of(caller).await?;
-        let name = changes
-            .name
-            .map(|raw| DisplayName::parse("name", raw))
-            .transpose()?;
+        // Asking for the address the account already has is no change of email.
         let email = changes
             .email
-            .map(|raw| Email::parse("email", raw))
-            .transpose()?
             .filter(|email| email.as_str() != current.email);
         let effective_email = match &email {
             Some(email) => email.clone(),
-            None => Email::parse("email", &current.email)?,
+            None => Email::from_stored(current.email.clone()),
         };
         let password = changes
             .new_password
-            .map(|raw| {
-                self.inner
-                    .settings
-                    .password_policy
-                    .check("newPassword", raw, &effective_email)
-            })
-            .transpose()?;
+            .map(|raw| self.password_policy().check(raw, &effective_email))
+            .transpose()
+            .map_err(AccountError::NewPasswordRefused)?;
 
         if email.is_some() {
-            // `EMAIL_TAKEN` tells whether an address has an account: as rationed as signup.
+            // `EmailTaken` tells whether an address has an account: as rationed as signup.
             self.inner
                 .limiter
                 .hit(Limit::EmailChangePerAddress, &client.limiter_key())?;
         }
         if email.is_some() || password.is_some() {
             let Some(current_password) = changes.current_password else {
-                return Err(FieldError::new(
-                    "currentPassword",
-                    "Enter your current password to change your email or password.",
-                )
-                .into());
+                return Err(AccountError::CurrentPasswordRequired);
             };
             self.check_current_password(&current, current_password, client)
                 .await?;
@@ -97,7 +88,7 @@ impl Accounts {
 
         let mut mails = Vec::new();
         let mut active: user::ActiveModel = current.clone().into();
-        if let Some(name) = name {
+        if let Some(name) = changes.name {
             active.name = Set(Some(name.into_string()));
         }
         if let Some(email) = &email {
@@ -136,7 +127,7 @@ impl Accounts {
         for (recipient, mail) in mails {
             self.inner
                 .outbox
-                .enqueue(&txn, Some(caller.user_id), &recipient, mail)
+                .enqueue(&txn, Some(caller.user_id.into()), &recipient, mail)
                 .await?;
         }
         txn.commit().await?;
@@ -145,7 +136,7 @@ impl Accounts {
         if has_mail {
             self.inner.outbox.wake();
         }
-        Ok(updated)
+        Ok(updated.into())
     }
 
     /// Deletes the caller's account and everything of theirs (sessions, tokens, pending mail).
@@ -204,7 +195,7 @@ impl Accounts {
     }
 
     async fn user_of(&self, caller: Caller) -> Result<user::Model, AccountError> {
-        user::Entity::find_by_id(caller.user_id)
+        user::Entity::find_by_id(Uuid::from(caller.user_id))
             .one(self.db())
             .await?
             .ok_or(AccountError::Unauthenticated)

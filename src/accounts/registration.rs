@@ -3,37 +3,27 @@
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFilter as _, Set};
 use secrecy::SecretString;
-use uuid::Uuid;
 
+use super::domain::{DisplayName, Email, NewPassword, UserId};
 use super::lockout;
-use super::validation::{DisplayName, Email};
 use super::{AccountError, Accounts, SignedIn};
 use crate::db;
 use crate::entities::user;
 use crate::throttle::ClientAddr;
 
 impl Accounts {
-    /// Creates an account and signs it in.
+    /// Creates an account and signs it in. The password was checked against `email` with
+    /// [`Accounts::password_policy`].
     ///
     /// # Errors
-    /// `InvalidInput` for a bad field, `EmailTaken` when the address is in use.
+    /// `EmailTaken` when the address is in use.
     #[tracing::instrument(skip_all)]
     pub async fn signup(
         &self,
-        email: &str,
-        password: &str,
-        name: Option<&str>,
+        email: Email,
+        password: NewPassword,
+        name: Option<DisplayName>,
     ) -> Result<SignedIn, AccountError> {
-        let email = Email::parse("email", email)?;
-        let password = self
-            .inner
-            .settings
-            .password_policy
-            .check("password", password, &email)?;
-        let name = name
-            .map(|raw| DisplayName::parse("name", raw))
-            .transpose()?;
-
         // A cheap early answer; the unique index below settles races.
         if self.find_user_by_email(&email).await?.is_some() {
             return Err(AccountError::EmailTaken);
@@ -44,7 +34,7 @@ impl Accounts {
         let txn = db::begin_write(self.db()).await?;
         let inserted = user::ActiveModel {
             // Random ids, never reused: a token of a deleted account can never name a new one.
-            id: Set(Uuid::new_v4()),
+            id: Set(UserId::random().into()),
             email: Set(email.into_string()),
             name: Set(name.map(DisplayName::into_string)),
             password_hash: Set(password_hash),
@@ -59,7 +49,7 @@ impl Accounts {
             Err(error) if db::is_unique_violation(&error) => return Err(AccountError::EmailTaken),
             Err(error) => return Err(error.into()),
         };
-        let signed_in = self.start_session(&txn, user).await?;
+        let signed_in = self.start_session(&txn, user.into()).await?;
         txn.commit().await?;
         tracing::info!(user.id = %signed_in.user.id, "account created");
         Ok(signed_in)
@@ -70,16 +60,14 @@ impl Accounts {
     /// before it runs.
     ///
     /// # Errors
-    /// `InvalidCredentials`; `RateLimited` while the address or the account is locked out;
-    /// `InvalidInput` for an address that cannot be one.
+    /// `InvalidCredentials`; `RateLimited` while the address or the account is locked out.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
-        email: &str,
+        email: Email,
         password: &str,
         client: ClientAddr,
     ) -> Result<SignedIn, AccountError> {
-        let email = Email::parse("email", email)?;
         // Refused before any password check, whether or not the email has an account.
         let slot = match lockout::take_slot(self.db(), email.as_str(), client).await? {
             Ok(slot) => slot,
@@ -122,7 +110,7 @@ impl Accounts {
             None => user,
         };
         slot.give_back(&txn).await?;
-        let signed_in = self.start_session(&txn, user).await?;
+        let signed_in = self.start_session(&txn, user.into()).await?;
         txn.commit().await?;
         self.inner.metrics.login("success");
         tracing::info!(user.id = %signed_in.user.id, "signed in");

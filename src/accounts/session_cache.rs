@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use uuid::Uuid;
-
-use crate::entities::user;
+use super::UserView;
+use super::domain::{SessionId, UserId};
 
 /// Long enough to serve a burst of requests from memory, short enough that a revocation made
 /// by another instance holds here within a second.
@@ -24,20 +23,20 @@ pub const TTL: Duration = Duration::from_secs(1);
 const CAPACITY: usize = 100_000;
 
 struct Entry {
-    user: Arc<user::Model>,
+    user: Arc<UserView>,
     read_at: Instant,
 }
 
 #[derive(Default)]
 pub struct SessionCache {
-    entries: RwLock<HashMap<Uuid, Entry>>,
+    entries: RwLock<HashMap<SessionId, Entry>>,
     /// Bumped by every forget; a reader that started before a forget must not insert.
     epoch: AtomicU64,
 }
 
 impl SessionCache {
     /// The user of a live session, if this instance read it less than a `TTL` ago.
-    pub fn user(&self, session_id: Uuid) -> Option<Arc<user::Model>> {
+    pub fn user(&self, session_id: SessionId) -> Option<Arc<UserView>> {
         let entries = self
             .entries
             .read()
@@ -52,7 +51,13 @@ impl SessionCache {
     }
 
     /// Remembers a session read from the database, unless a forget happened since `epoch`.
-    pub fn remember(&self, epoch: u64, session_id: Uuid, user: Arc<user::Model>, read_at: Instant) {
+    pub fn remember(
+        &self,
+        epoch: u64,
+        session_id: SessionId,
+        user: Arc<UserView>,
+        read_at: Instant,
+    ) {
         let mut entries = self
             .entries
             .write()
@@ -70,7 +75,7 @@ impl SessionCache {
     }
 
     /// Forgets one session (logout, refresh-token reuse).
-    pub fn forget_session(&self, session_id: Uuid) {
+    pub fn forget_session(&self, session_id: SessionId) {
         let mut entries = self
             .entries
             .write()
@@ -80,7 +85,7 @@ impl SessionCache {
     }
 
     /// Forgets every session of a user (password change or reset, profile change, deletion).
-    pub fn forget_user(&self, user_id: Uuid) {
+    pub fn forget_user(&self, user_id: UserId) {
         let mut entries = self
             .entries
             .write()
@@ -93,14 +98,14 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounts::domain::Email;
 
-    fn user(id: Uuid) -> Arc<user::Model> {
+    fn user(id: UserId) -> Arc<UserView> {
         let now = chrono::Utc::now();
-        Arc::new(user::Model {
+        Arc::new(UserView {
             id,
-            email: "ada@example.com".into(),
+            email: Email::from_stored("ada@example.com".into()),
             name: None,
-            password_hash: String::new(),
             email_verified: false,
             created_at: now,
             updated_at: now,
@@ -110,7 +115,7 @@ mod tests {
     #[test]
     fn a_remembered_session_is_served_until_forgotten() {
         let cache = SessionCache::default();
-        let (session, owner) = (Uuid::new_v4(), Uuid::new_v4());
+        let (session, owner) = (SessionId::random(), UserId::random());
         cache.remember(cache.epoch(), session, user(owner), Instant::now());
         assert!(cache.user(session).is_some());
         cache.forget_session(session);
@@ -124,19 +129,19 @@ mod tests {
     #[test]
     fn a_read_that_raced_with_a_forget_is_not_remembered() {
         let cache = SessionCache::default();
-        let session = Uuid::new_v4();
+        let session = SessionId::random();
         let before = cache.epoch();
         cache.forget_session(session); // a revocation commits while the read is in flight
-        cache.remember(before, session, user(Uuid::new_v4()), Instant::now());
+        cache.remember(before, session, user(UserId::random()), Instant::now());
         assert!(cache.user(session).is_none());
     }
 
     #[test]
     fn entries_expire_after_the_ttl() {
         let cache = SessionCache::default();
-        let session = Uuid::new_v4();
+        let session = SessionId::random();
         let long_ago = Instant::now().checked_sub(TTL * 2).unwrap();
-        cache.remember(cache.epoch(), session, user(Uuid::new_v4()), long_ago);
+        cache.remember(cache.epoch(), session, user(UserId::random()), long_ago);
         assert!(cache.user(session).is_none());
     }
 }

@@ -11,15 +11,16 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::Accounts;
+use super::domain::{SessionId, UserId};
 
 const CHANNEL: &str = "latchkey_session_changes";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SessionChange {
     /// One session ended (logout, refresh-token reuse).
-    Session(Uuid),
+    Session(SessionId),
     /// A user changed: sessions revoked, profile changed, or the account deleted.
-    User(Uuid),
+    User(UserId),
 }
 
 impl SessionChange {
@@ -32,10 +33,10 @@ impl SessionChange {
 
     fn decode(payload: &str) -> Option<Self> {
         let (kind, id) = payload.split_once(':')?;
-        let id = id.parse().ok()?;
+        let id: Uuid = id.parse().ok()?;
         match kind {
-            "session" => Some(Self::Session(id)),
-            "user" => Some(Self::User(id)),
+            "session" => Some(Self::Session(id.into())),
+            "user" => Some(Self::User(id.into())),
             _ => None,
         }
     }
@@ -127,7 +128,10 @@ mod tests {
     #[test]
     fn changes_survive_the_round_trip_through_a_notice() {
         let id = Uuid::new_v4();
-        for change in [SessionChange::Session(id), SessionChange::User(id)] {
+        for change in [
+            SessionChange::Session(id.into()),
+            SessionChange::User(id.into()),
+        ] {
             assert_eq!(SessionChange::decode(&change.encode()), Some(change));
         }
         assert_eq!(SessionChange::decode("nonsense"), None);

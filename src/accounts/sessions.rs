@@ -6,8 +6,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _};
 use uuid::Uuid;
 
+use super::domain::{SessionId, UserId};
 use super::session_events::SessionChange;
-use super::{AccountError, Accounts, Caller, SignedIn, chrono_duration};
+use super::{AccountError, Accounts, Caller, SignedIn, UserView, chrono_duration};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
 use crate::entities::{refresh_token, session, user};
@@ -24,12 +25,12 @@ impl Accounts {
             return Ok(None);
         };
         let caller = Caller {
-            user_id: claims.sub,
-            session_id: claims.sid,
+            user_id: UserId::from(claims.sub),
+            session_id: SessionId::from(claims.sid),
         };
         let cache = &self.inner.sessions;
-        if let Some(user) = cache.user(claims.sid) {
-            return Ok((user.id == claims.sub).then_some(caller));
+        if let Some(user) = cache.user(caller.session_id) {
+            return Ok((user.id == caller.user_id).then_some(caller));
         }
         let epoch = cache.epoch();
         let read_at = std::time::Instant::now();
@@ -42,7 +43,12 @@ impl Accounts {
         let Some((_, Some(user))) = live else {
             return Ok(None);
         };
-        cache.remember(epoch, claims.sid, std::sync::Arc::new(user), read_at);
+        cache.remember(
+            epoch,
+            caller.session_id,
+            std::sync::Arc::new(UserView::from(user)),
+            read_at,
+        );
         Ok(Some(caller))
     }
 
@@ -98,7 +104,7 @@ impl Accounts {
         if used_now {
             forget_successors(&txn, session.id, now - interval).await?;
             let signed_in = self
-                .continue_session(&txn, owner, session.id, successor)
+                .continue_session(&txn, owner.into(), session.id.into(), successor)
                 .await?;
             txn.commit().await?;
             return Ok(signed_in);
@@ -112,13 +118,13 @@ impl Accounts {
                     access_token: access.token,
                     refresh_token: live,
                     expires_in: access.expires_in,
-                    user: owner,
+                    user: owner.into(),
                 })
             }
             None => {
                 revoke_session(&txn, session.id).await?;
                 txn.commit().await?;
-                self.sessions_changed(SessionChange::Session(session.id))
+                self.sessions_changed(SessionChange::Session(session.id.into()))
                     .await;
                 tracing::warn!(user.id = %owner.id, session.id = %session.id, "refresh token reused; session revoked");
                 Err(AccountError::InvalidToken)
@@ -189,7 +195,7 @@ impl Accounts {
         }
         txn.commit().await?;
         if let Some(token) = token {
-            self.sessions_changed(SessionChange::Session(token.session_id))
+            self.sessions_changed(SessionChange::Session(token.session_id.into()))
                 .await;
         }
         Ok(())
@@ -232,15 +238,15 @@ async fn revoke_session<C: ConnectionTrait>(txn: &C, session_id: Uuid) -> Result
 /// Ends every live session of a user, except `keep` (the caller's own, on a password change).
 pub(super) async fn revoke_user_sessions<C: ConnectionTrait>(
     txn: &C,
-    user_id: Uuid,
-    keep: Option<Uuid>,
+    user_id: UserId,
+    keep: Option<SessionId>,
 ) -> Result<(), AccountError> {
     let mut update = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::UserId.eq(Uuid::from(user_id)))
         .filter(session::Column::RevokedAt.is_null());
     if let Some(keep) = keep {
-        update = update.filter(session::Column::Id.ne(keep));
+        update = update.filter(session::Column::Id.ne(Uuid::from(keep)));
     }
     update.exec(txn).await?;
     Ok(())

@@ -17,6 +17,14 @@ pub fn to_graphql(ctx: &Context<'_>, error: AccountError) -> async_graphql::Erro
                 ext.set("field", field.field);
             })
         }
+        // Resolvers name these with their own fields (as `InvalidInput`); one that gets here
+        // was not named, which is a bug: refuse rather than answer without the field.
+        AccountError::NewPasswordRefused(_) | AccountError::CurrentPasswordRequired => {
+            internal_error(
+                ctx,
+                "a refused input reached GraphQL without its field name",
+            )
+        }
         AccountError::EmailTaken => coded(message, "EMAIL_TAKEN"),
         AccountError::InvalidCredentials => coded(message, "INVALID_CREDENTIALS"),
         AccountError::Unauthenticated => unauthenticated(),

@@ -1,11 +1,11 @@
-//! The GraphQL object and input types. Built from entities field by field, so nothing that is
-//! not listed here (the password hash above all) has a path to the wire.
+//! The GraphQL object and input types. Built from the service's views field by field, so
+//! nothing that is not listed here has a path to the wire (the password hash never leaves
+//! `accounts` at all).
 
 use async_graphql::{ID, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::accounts::SignedIn;
-use crate::entities::user;
+use crate::accounts::{SignedIn, UserView};
 
 /// An account.
 #[derive(SimpleObject)]
@@ -24,11 +24,11 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<user::Model> for User {
-    fn from(user: user::Model) -> Self {
+impl From<UserView> for User {
+    fn from(user: UserView) -> Self {
         Self {
             id: ID(user.id.to_string()),
-            email: user.email,
+            email: user.email.into_string(),
             name: user.name,
             email_verified: user.email_verified,
             created_at: user.created_at,

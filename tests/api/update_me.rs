@@ -263,3 +263,46 @@ async fn a_new_password_outside_the_policy_is_refused() {
 
     app.login("ada@example.com", PASSWORD).await;
 }
+
+/// Rewrites an account's stored address behind the server's back, as an earlier, looser rule
+/// could have stored it (`ada@intranet`: a domain without a dot, which today's rule refuses).
+async fn store_legacy_address(app: &crate::helpers::TestApp, from: &str, to: &str) {
+    use latchkey::sea_orm::ConnectionTrait as _;
+    let db = app.db().await;
+    db.execute_unprepared(&format!(
+        "UPDATE users SET email = '{to}' WHERE email = '{from}'"
+    ))
+    .await
+    .expect("the stored address can be rewritten");
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn an_address_stored_under_an_older_rule_does_not_block_profile_changes() {
+    let app = spawn_app().await;
+    let account = app.signup("ada@example.com", PASSWORD).await;
+    store_legacy_address(&app, "ada@example.com", "ada@intranet").await;
+
+    let body = app
+        .update_me(&account.access_token, json!({ "name": "Countess" }))
+        .await;
+    assert_no_errors(&body);
+    assert_eq!(body["data"]["updateMe"]["email"], "ada@intranet");
+
+    // The password rules still hold against the stored address as it is.
+    let body = app
+        .update_me(
+            &account.access_token,
+            json!({ "newPassword": "ada@intranet", "currentPassword": PASSWORD }),
+        )
+        .await;
+    assert_field_error(&body, "newPassword");
+
+    let body = app
+        .update_me(
+            &account.access_token,
+            json!({ "newPassword": NEW_PASSWORD, "currentPassword": PASSWORD }),
+        )
+        .await;
+    assert_no_errors(&body);
+}

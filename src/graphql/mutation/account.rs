@@ -1,6 +1,8 @@
 use async_graphql::{Context, Object};
 
-use crate::accounts::{Accounts, ProfileChanges};
+use super::input::OrField as _;
+use crate::accounts::domain::{DisplayName, Email, FieldError};
+use crate::accounts::{AccountError, Accounts, ProfileChanges};
 use crate::graphql::context::{client_addr, require_caller};
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::types::{UpdateMeInput, User};
@@ -19,15 +21,28 @@ impl AccountMutation {
         let caller = require_caller(ctx)?;
         let client = client_addr(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
+        let name = input
+            .name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()
+            .or_field(ctx, "name")?;
+        let email = input
+            .email
+            .as_deref()
+            .map(Email::parse)
+            .transpose()
+            .or_field(ctx, "email")?;
         let changes = ProfileChanges {
-            name: input.name.as_deref(),
-            email: input.email.as_deref(),
+            name,
+            email,
             new_password: input.new_password.as_deref(),
             current_password: input.current_password.as_deref(),
         };
         accounts
             .update_me(caller, changes, client)
             .await
+            .map_err(name_update_me_refusals)
             .or_graphql(ctx)
             .map(User::from)
     }
@@ -46,5 +61,18 @@ impl AccountMutation {
             .await
             .or_graphql(ctx)
             .map(|()| true)
+    }
+}
+
+/// Names the refusals `update_me` makes itself with the fields of `UpdateMeInput`.
+fn name_update_me_refusals(error: AccountError) -> AccountError {
+    match error {
+        AccountError::NewPasswordRefused(refusal) => {
+            AccountError::InvalidInput(refusal.on("newPassword"))
+        }
+        AccountError::CurrentPasswordRequired => {
+            AccountError::InvalidInput(FieldError::new("currentPassword", error.to_string()))
+        }
+        other => other,
     }
 }

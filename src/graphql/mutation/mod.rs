@@ -1,6 +1,7 @@
 //! Mutations, split by area and merged into one root type.
 
 mod account;
+mod input;
 mod password;
 mod session;
 

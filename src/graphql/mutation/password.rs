@@ -1,6 +1,8 @@
 use async_graphql::{Context, Object};
 
-use crate::accounts::Accounts;
+use super::input::OrField as _;
+use crate::accounts::domain::Email;
+use crate::accounts::{AccountError, Accounts};
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::guards::Throttled;
 use crate::graphql::types::ResetPasswordInput;
@@ -19,9 +21,10 @@ impl PasswordMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The account's email address.")] email: String,
     ) -> async_graphql::Result<bool> {
+        let email = Email::parse(&email).or_field(ctx, "email")?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .forgot_password(&email)
+            .forgot_password(email)
             .await
             .or_graphql(ctx)
             .map(|()| true)
@@ -38,6 +41,12 @@ impl PasswordMutation {
         accounts
             .reset_password(&input.token, &input.new_password)
             .await
+            .map_err(|error| match error {
+                AccountError::NewPasswordRefused(refusal) => {
+                    AccountError::InvalidInput(refusal.on("newPassword"))
+                }
+                other => other,
+            })
             .or_graphql(ctx)
             .map(|()| true)
     }

@@ -1,6 +1,8 @@
 use async_graphql::{Context, Object};
 
+use super::input::OrField as _;
 use crate::accounts::Accounts;
+use crate::accounts::domain::{DisplayName, Email};
 use crate::graphql::context::client_addr;
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::guards::Throttled;
@@ -20,8 +22,19 @@ impl SessionMutation {
         input: SignupInput,
     ) -> async_graphql::Result<AuthPayload> {
         let accounts = ctx.data_unchecked::<Accounts>();
+        let email = Email::parse(&input.email).or_field(ctx, "email")?;
+        let password = accounts
+            .password_policy()
+            .check(&input.password, &email)
+            .or_field(ctx, "password")?;
+        let name = input
+            .name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()
+            .or_field(ctx, "name")?;
         accounts
-            .signup(&input.email, &input.password, input.name.as_deref())
+            .signup(email, password, name)
             .await
             .or_graphql(ctx)
             .map(AuthPayload::from)
@@ -35,9 +48,10 @@ impl SessionMutation {
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
         let client = client_addr(ctx)?;
+        let email = Email::parse(&input.email).or_field(ctx, "email")?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .login(&input.email, &input.password, client)
+            .login(email, &input.password, client)
             .await
             .or_graphql(ctx)
             .map(AuthPayload::from)
