@@ -12,6 +12,9 @@ pub const BAD_REQUEST: &str = "BAD_REQUEST";
 pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 /// The document does not fit the schema.
 pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+/// A field's arguments did not coerce to their types (resolvers use the same code for input
+/// they refuse).
+pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 
 /// async-graphql's own depth and complexity refusals, made while it validates. `limits` holds
 /// documents to the same bounds first, so these should never be seen; if they are, the
@@ -49,18 +52,22 @@ pub fn validation_failure(error: ServerError) -> ServerError {
     with_code(error, code)
 }
 
-/// Codes the request errors async-graphql makes after validation, which no hook sees: an
-/// `operationName` that names no operation of the document, or none given for a document of
-/// several. A response with data, or with an error at a field, is not a request error and is
-/// left alone.
+/// Codes the errors async-graphql makes after validation, which no hook sees:
+/// - request errors: an `operationName` that names no operation of the document, or none
+///   given for a document of several (`BAD_REQUEST`);
+/// - errors at a field that no resolver made, since every resolver's error has its code: the
+///   field's arguments did not coerce (a variable left undefined, a value of the wrong type),
+///   which is the client's input (`BAD_USER_INPUT`, as Apollo Server says too).
 pub fn code_operation_errors(response: &mut Response) {
     let is_request_error =
         response.data == Value::Null && response.errors.iter().all(|error| error.path.is_empty());
-    if !is_request_error {
-        return;
-    }
+    let code = if is_request_error {
+        BAD_REQUEST
+    } else {
+        BAD_USER_INPUT
+    };
     for error in &mut response.errors {
-        set_code_if_missing(error, BAD_REQUEST);
+        set_code_if_missing(error, code);
     }
 }
 
@@ -154,7 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn only_request_errors_get_bad_request() {
+    fn request_errors_get_bad_request_and_uncoded_field_errors_bad_user_input() {
         let mut unresolved = Response::from_errors(vec![ServerError::new(
             "Unknown operation named \"B\"",
             None,
@@ -162,10 +169,20 @@ mod tests {
         code_operation_errors(&mut unresolved);
         assert_eq!(code_of(&unresolved.errors[0]), Some(BAD_REQUEST));
 
-        let mut field_error = ServerError::new("failed", None);
-        field_error.path = vec![async_graphql::PathSegment::Field("me".into())];
-        let mut executed = Response::from_errors(vec![field_error]);
+        let at_field = |message: &str| {
+            let mut error = ServerError::new(message, None);
+            error.path = vec![async_graphql::PathSegment::Field("logout".into())];
+            error
+        };
+        let mut coded = at_field("Sign in to do this.");
+        coded
+            .extensions
+            .get_or_insert_with(ErrorExtensionValues::default)
+            .set("code", "UNAUTHENTICATED");
+        let mut executed =
+            Response::from_errors(vec![at_field("Variable t is not defined."), coded]);
         code_operation_errors(&mut executed);
-        assert_eq!(code_of(&executed.errors[0]), None);
+        assert_eq!(code_of(&executed.errors[0]), Some(BAD_USER_INPUT));
+        assert_eq!(code_of(&executed.errors[1]), Some("UNAUTHENTICATED"));
     }
 }

@@ -228,6 +228,22 @@ async fn an_operation_name_that_picks_no_operation_is_bad_request() {
 }
 
 #[tokio::test]
+async fn variables_that_do_not_fit_their_arguments_are_refused_with_a_code() {
+    let app = spawn_app().await;
+    let logout = "mutation($t: String!) { logout(refreshToken: $t) }";
+
+    // A variable left out is only noticed when the field runs: the client's input.
+    let missing = app.graphql(logout, json!({})).await;
+    assert_error(&missing, "BAD_USER_INPUT");
+    assert_eq!(missing["data"], Value::Null, "{missing}");
+    // One of the wrong type is caught while the document is checked.
+    for variables in [json!({ "t": 7 }), json!({ "t": null })] {
+        let body = app.graphql(logout, variables.clone()).await;
+        assert_error(&body, "GRAPHQL_VALIDATION_FAILED");
+    }
+}
+
+#[tokio::test]
 async fn responses_carry_the_security_headers() {
     let app = spawn_app().await;
 
