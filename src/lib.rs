@@ -16,6 +16,7 @@ pub mod mail;
 pub mod metrics;
 pub mod telemetry;
 pub mod throttle;
+pub mod time;
 
 /// Re-exported so integration tests and embedders can reach the database the server uses.
 pub use sea_orm;

@@ -20,9 +20,9 @@ use sea_orm::{
     QueryFilter as _, QuerySelect as _, Set,
 };
 
-use crate::db;
 use crate::entities::{account_guess, login_attempt};
 use crate::throttle::{ClientAddr, RateLimited};
+use crate::{db, time};
 
 /// Consecutive failures from one address before it is locked out of the account.
 const FREE_FAILURES: i32 = 10;
@@ -202,7 +202,7 @@ struct Taken {
 impl Counts {
     fn take(self, now: DateTime<Utc>) -> Result<Taken, RateLimited> {
         let (level, drained_at) = drain(self.level, self.drained_at, now);
-        let failures = if now - self.last_attempt > chrono_duration(FORGET_AFTER) {
+        let failures = if now - self.last_attempt > time::to_chrono(FORGET_AFTER) {
             0
         } else {
             self.failures
@@ -213,7 +213,7 @@ impl Counts {
             .map(|until| until - now);
         let account_wait = (level >= ACCOUNT_CAPACITY).then(|| {
             let units = level - ACCOUNT_CAPACITY + 1;
-            drained_at + chrono_duration(DRAIN_EVERY) * units - now
+            drained_at + time::to_chrono(DRAIN_EVERY) * units - now
         });
         if let Some(wait) = address_wait.into_iter().chain(account_wait).max() {
             return Err(RateLimited {
@@ -223,7 +223,7 @@ impl Counts {
         let failures = failures + 1;
         Ok(Taken {
             failures,
-            locked_until: lock_for(failures).map(|lock| now + chrono_duration(lock)),
+            locked_until: lock_for(failures).map(|lock| time::after(now, lock)),
             level: level + 1,
             drained_at,
         })
@@ -233,7 +233,7 @@ impl Counts {
 /// The account bucket's level at `now`, and the instant up to which draining is accounted
 /// for (whole drain steps only, so no fraction of a step is lost between two reads).
 fn drain(level: i32, drained_at: DateTime<Utc>, now: DateTime<Utc>) -> (i32, DateTime<Utc>) {
-    let step = chrono_duration(DRAIN_EVERY);
+    let step = time::to_chrono(DRAIN_EVERY);
     let steps = ((now - drained_at).num_milliseconds() / step.num_milliseconds()).max(0);
     if steps >= i64::from(level) {
         return (0, now);
@@ -250,10 +250,6 @@ fn lock_for(failures: i32) -> Option<Duration> {
             .saturating_mul(1 << beyond.min(16))
             .min(LONGEST_LOCK),
     )
-}
-
-fn chrono_duration(duration: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
 #[cfg(test)]

@@ -186,7 +186,7 @@ impl Accounts {
             session_id: Set(session_id.into()),
             token_hash: Set(refresh.digest),
             created_at: Set(now),
-            expires_at: Set(now + chrono_duration(self.inner.settings.refresh_ttl)),
+            expires_at: Set(crate::time::after(now, self.inner.settings.refresh_ttl)),
             used_at: Set(None),
             successor_sealed: Set(None),
         }
@@ -200,8 +200,4 @@ impl Accounts {
             user,
         })
     }
-}
-
-fn chrono_duration(duration: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }

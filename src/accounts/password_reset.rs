@@ -8,14 +8,15 @@ use sea_orm::{
     Set,
 };
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::domain::{Email, UserId};
 use super::lockout;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
-use super::{AccountError, Accounts, chrono_duration};
+use super::{AccountError, Accounts};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
 use crate::entities::{password_reset_token, user};
@@ -97,7 +98,7 @@ impl Accounts {
             user_id: Set(owner.id),
             token_hash: Set(token.digest),
             created_at: Set(now),
-            expires_at: Set(now + chrono_duration(ttl)),
+            expires_at: Set(crate::time::after(now, ttl)),
             used_at: Set(None),
         }
         .insert(txn)
@@ -217,8 +218,8 @@ impl ResetRequestWorker {
         Self { accounts, pending }
     }
 
-    /// Runs until `shutdown` turns true, then finishes the requests already accepted.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    /// Runs until `stop` is cancelled, then finishes the requests already accepted.
+    pub async fn run(mut self, stop: CancellationToken) {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
             tokio::select! {
@@ -228,7 +229,7 @@ impl ResetRequestWorker {
                     }
                     self.carry_out(&mut batch).await;
                 }
-                _ = shutdown.changed() => break,
+                () = stop.cancelled() => break,
             }
         }
         self.pending.close();

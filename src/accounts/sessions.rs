@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::domain::{SessionId, UserId};
 use super::session_events::SessionChange;
-use super::{AccountError, Accounts, Caller, SignedIn, UserView, chrono_duration};
+use super::{AccountError, Accounts, Caller, SignedIn, UserView};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
 use crate::entities::{refresh_token, session, user};
@@ -86,7 +86,7 @@ impl Accounts {
         // Use the token up with a conditional update: of concurrent refreshes, one wins, and
         // leaves its successor (sealed, bound to this row) for the others to be answered with.
         let successor = OpaqueToken::generate();
-        let interval = chrono_duration(self.inner.settings.refresh_reuse_interval);
+        let interval = crate::time::to_chrono(self.inner.settings.refresh_reuse_interval);
         let sealed = (!interval.is_zero()).then(|| {
             self.inner
                 .successors
@@ -141,7 +141,7 @@ impl Accounts {
         used: Uuid,
         now: chrono::DateTime<Utc>,
     ) -> Result<Option<String>, AccountError> {
-        let interval = chrono_duration(self.inner.settings.refresh_reuse_interval);
+        let interval = crate::time::to_chrono(self.inner.settings.refresh_reuse_interval);
         let mut current = refresh_token::Entity::find_by_id(used).one(txn).await?;
         // A chain rotated more often than this within one interval is no browser's doing.
         for _ in 0..MAX_GRACE_HOPS {

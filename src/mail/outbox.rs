@@ -133,7 +133,7 @@ pub(super) async fn claim_due(
         .await?;
 
     use sea_orm::sea_query::ExprTrait as _;
-    let lease_end = now + chrono::Duration::from_std(CLAIM_LEASE).unwrap_or_default();
+    let lease_end = crate::time::after(now, CLAIM_LEASE);
     let mut claimed = Vec::with_capacity(candidates.len());
     for message in candidates {
         let result = outbox::Entity::update_many()
@@ -221,7 +221,7 @@ pub(super) fn retry_plan(message: &outbox::Model, permanent: bool, now: DateTime
         .unwrap_or(0)
         .min(20);
     let backoff = Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF);
-    Retry::At(now + chrono::Duration::from_std(backoff).unwrap_or_default())
+    Retry::At(crate::time::after(now, backoff))
 }
 
 pub(super) async fn mark_failed_attempt(
