@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use sea_orm::{DatabaseConnection, DbErr};
 use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::accounts::domain::PasswordPolicy;
 use crate::accounts::{
@@ -171,20 +171,21 @@ impl Application {
         F: Future<Output = ()> + Send + 'static,
     {
         let address = self.local_addr();
-        let (stop_reset_worker, reset_worker_stopped) = watch::channel(false);
-        let (stop_mail_worker, mail_worker_stopped) = watch::channel(false);
-        let reset_worker = tokio::spawn(self.reset_worker.run(reset_worker_stopped));
-        let mail_worker = tokio::spawn(self.worker.run(mail_worker_stopped.clone()));
-        let session_listener = tokio::spawn(self.session_listener.run(mail_worker_stopped));
+        // Two stages: what serves requests stops with the server; mail delivery stops only once
+        // nothing can enqueue more, so that its last pass takes everything committed.
+        let serving = CancellationToken::new();
+        let delivering = CancellationToken::new();
+        let reset_worker = tokio::spawn(self.reset_worker.run(serving.clone()));
+        let session_listener = tokio::spawn(self.session_listener.run(serving.clone()));
+        let mail_worker = tokio::spawn(self.worker.run(delivering.clone()));
         tracing::info!("listening on http://{address}");
         server::serve(self.listener, self.router, self.limits, shutdown).await;
-        // Reset requests first, so that the mail they enqueue is in the mail worker's last pass.
-        let _ = stop_reset_worker.send(true);
+        serving.cancel();
         if let Err(error) = reset_worker.await {
             tracing::error!(%error, "the reset worker ended abnormally");
         }
-        let _ = stop_mail_worker.send(true);
         let _ = session_listener.await;
+        delivering.cancel();
         if let Err(error) = mail_worker.await {
             tracing::error!(%error, "the mail worker ended abnormally");
         }

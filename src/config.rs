@@ -311,27 +311,14 @@ pub fn describe_error(error: &clap::Error) -> String {
     }
 }
 
-/// Durations as `30s`, `15m`, `1h`, `30d` (and `0s`).
+/// Durations as `30s`, `15m`, `1h`, `30d` (and `0s`; combinations such as `1h 30m` too).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("`{text}` needs a unit: s, m, h or d (for example 15m)"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 30s, 15m, 1h or 30d"))?;
-    let seconds_per_unit = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("`{text}` has an unknown unit; use s, m, h or d")),
-    };
-    number
-        .checked_mul(seconds_per_unit)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{text}` is too long"))
+    humantime::parse_duration(text.trim()).map_err(|error| {
+        format!(
+            "`{}` is not a duration like 30s, 15m, 1h or 30d ({error})",
+            text.trim()
+        )
+    })
 }
 
 fn parse_positive_duration(text: &str) -> Result<Duration, String> {
@@ -401,8 +388,9 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(2_592_000)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
         assert!(parse_duration("15").is_err());
-        assert!(parse_duration("15 minutes").is_err());
+        assert!(parse_duration("fifteen minutes").is_err());
         assert!(parse_duration("-1s").is_err());
     }
 

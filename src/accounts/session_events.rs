@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Accounts;
@@ -79,9 +79,9 @@ pub struct SessionChangeListener {
 }
 
 impl SessionChangeListener {
-    /// Listens until `shutdown` turns true, reconnecting after failures. Does nothing on SQLite,
+    /// Listens until `stop` is cancelled, reconnecting after failures. Does nothing on SQLite,
     /// where the cache lifetime alone bounds staleness between processes.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, stop: CancellationToken) {
         let db = self.accounts.db();
         if db.get_database_backend() != DbBackend::Postgres {
             return;
@@ -93,11 +93,11 @@ impl SessionChangeListener {
                 Err(error) = listening => {
                     tracing::warn!(%error, "session change listener lost its connection; retrying");
                 }
-                _ = shutdown.changed() => return,
+                () = stop.cancelled() => return,
             }
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = shutdown.changed() => return,
+                () = stop.cancelled() => return,
             }
         }
     }

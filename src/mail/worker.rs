@@ -9,7 +9,7 @@ use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use sea_orm::DatabaseConnection;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::Outbox;
@@ -30,17 +30,17 @@ pub struct MailWorker {
 }
 
 impl MailWorker {
-    /// Runs until `shutdown` turns true; a delivery in progress is finished first.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Runs until `stop` is cancelled; a delivery in progress is finished first.
+    pub async fn run(self, stop: CancellationToken) {
         let wake = self.outbox.wake_signal();
         loop {
             self.deliver_due().await;
             tokio::select! {
                 () = wake.notified() => {}
                 () = tokio::time::sleep(POLL_INTERVAL) => {}
-                _ = shutdown.changed() => {}
+                () = stop.cancelled() => {}
             }
-            if *shutdown.borrow() {
+            if stop.is_cancelled() {
                 break;
             }
         }
