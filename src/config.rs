@@ -1,4 +1,4 @@
-//! Settings: every knob of `shared/spec/config.md`, read from flags, the environment and `.env`,
+//! Settings: every knob the README lists under "Settings", read from flags, the environment and `.env`,
 //! validated once at start-up so that nothing later has to second-guess a value.
 
 use std::net::SocketAddr;

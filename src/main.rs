@@ -9,7 +9,7 @@ use latchkey::config::{Cli, Command, MigrateAction, SecretAction, Settings};
 use latchkey::{auth, config, db, graphql, telemetry};
 use migration::{Migrator, MigratorTrait as _};
 
-/// Exit status for an unusable setting (config.md).
+/// Exit status for an unusable setting (README, "Settings").
 const BAD_SETTING: u8 = 2;
 
 fn main() -> ExitCode {

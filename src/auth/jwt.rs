@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Clock skew tolerated on `exp` and `nbf` (security.md: at most 30 s).
+/// Clock skew tolerated on `exp` and `nbf` (docs/security.md: at most 30 s).
 const LEEWAY_SECONDS: u64 = 30;
 const TOKEN_TYPE: &str = "at+jwt";
 

@@ -1,4 +1,4 @@
-//! Document limits (security.md), all checked before async-graphql validates or runs anything:
+//! Document limits (docs/security.md), all checked before async-graphql validates or runs anything:
 //! the token count before parsing, then the document as it would execute, every fragment
 //! expanded wherever it is spread, however deep (`shape` measures it without expanding it).
 //! async-graphql's own checks walk every spread again, which a few hundred bytes of fragments

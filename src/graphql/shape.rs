@@ -1,5 +1,5 @@
 //! What a document does once every fragment spread in it is expanded, measured without expanding
-//! it: each fragment is measured once and its measure added wherever it is spread (security.md).
+//! it: each fragment is measured once and its measure added wherever it is spread (docs/security.md).
 
 use std::collections::HashMap;
 

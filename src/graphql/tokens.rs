@@ -1,5 +1,5 @@
 //! Counting the lexical tokens of a GraphQL document in one pass over its bytes, before it is
-//! parsed, so an oversized document costs no parse at all (security.md).
+//! parsed, so an oversized document costs no parse at all (docs/security.md).
 
 /// The number of tokens in `source` as the GraphQL lexer sees them: names, numbers, strings and
 /// punctuators (`...` is one). Whitespace, commas, comments and a byte-order mark are not

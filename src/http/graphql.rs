@@ -17,7 +17,7 @@ use crate::graphql::request_errors::BAD_REQUEST;
 use crate::graphql::{Authentication, RequestId};
 use crate::throttle::ClientAddr;
 
-/// At most this many operations in one batched request (security.md).
+/// At most this many operations in one batched request (docs/security.md).
 const MAX_BATCH: usize = 10;
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const APPLICATION_JSON: &str = "application/json";

@@ -29,7 +29,7 @@ use crate::accounts::Accounts;
 use crate::graphql::Schemas;
 use crate::metrics::Metrics;
 
-/// Request bodies larger than this are refused with 413 (security.md). `POST /graphql` is the
+/// Request bodies larger than this are refused with 413 (docs/security.md). `POST /graphql` is the
 /// one route that reads a body, and enforces this itself, so the refusal is a GraphQL error.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Every request is finished or cut off within this.

@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 /// distinct addresses.
 const MAX_KEYS: usize = 100_000;
 
-/// The limits of security.md.
+/// The per-address and per-email limits of docs/security.md ("Throttling").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Limit {
     /// Password checks: `login`, and the current-password checks of `updateMe` and `deleteMe`.

@@ -1,5 +1,5 @@
 //! Serving HTTP/1.1: an accept loop that bounds how many connections are open (refusing the rest
-//! with a 503), cuts slow headers and idle connections, and stops gracefully (security.md).
+//! with a 503), cuts slow headers and idle connections, and stops gracefully (docs/security.md).
 
 mod clock;
 mod connection;
