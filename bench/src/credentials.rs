@@ -1,8 +1,8 @@
 //! The one password every seeded user has, and argon2id built from latchkey's own parameters,
 //! so that the ceilings, the seeded hash and the server can never disagree on the cost.
 
-use argon2::{Algorithm, Argon2, PasswordHasher as _, Version};
-use latchkey::auth::password::PasswordHasher;
+use argon2::{Argon2, PasswordHasher as _};
+use latchkey::auth::password::{PasswordHasher, argon2_for};
 
 use crate::Result;
 
@@ -11,11 +11,7 @@ pub const PASSWORD: &str = "bench-correct-horse-battery-7";
 
 /// argon2id v1.3 with the server's parameters, as latchkey hashes new passwords.
 pub fn argon2() -> Argon2<'static> {
-    Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        PasswordHasher::default_params(),
-    )
+    argon2_for(&PasswordHasher::default_params())
 }
 
 /// The argon2id PHC string of [`PASSWORD`] with the server's parameters.

@@ -124,7 +124,9 @@ impl PasswordHasher {
     }
 }
 
-fn argon2_for(params: &Params) -> Argon2<'static> {
+/// argon2id v1.3 with `params`: how new passwords are hashed (the benchmark builds its
+/// ceilings and seeded hashes from this too, so the two can never disagree on the cost).
+pub fn argon2_for(params: &Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
 }
 
