@@ -107,9 +107,14 @@ async fn guesses_from_many_addresses_at_once_stop_at_the_account_wide_bound_of_a
     // The last ten slots, raced for by thirty addresses at once.
     assert_eq!(checked_and_refused(&wave(90, 30).await), (10, 20));
     // A fresh address gets nothing more out of the account until the bucket drains.
-    let refused = app.login_from("192.0.2.200", "ada@example.com", PASSWORD).await;
+    let refused = app
+        .login_from("192.0.2.200", "ada@example.com", PASSWORD)
+        .await;
     let retry_after = assert_rate_limited(&refused);
-    assert!(retry_after <= 36, "one failure drains every 36 s: {refused}");
+    assert!(
+        retry_after <= 36,
+        "one failure drains every 36 s: {refused}"
+    );
 }
 
 #[tokio::test]

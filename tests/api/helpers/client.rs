@@ -1,0 +1,284 @@
+//! `TestApp` as a client: GraphQL and plain HTTP requests, the account operations, and the mail a
+//! user would receive.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::app::TestApp;
+use super::assertions::assert_no_errors;
+use super::{MAIL_TIMEOUT, RESET_LINK_PREFIX, SUBJECT_RESET};
+use crate::smtp_sink::{Mail, reset_token};
+
+const USER_FIELDS: &str = "id email name emailVerified createdAt updatedAt";
+
+/// Tokens and user of a signup or login.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user: Value,
+}
+
+impl Account {
+    pub fn id(&self) -> &str {
+        self.user["id"].as_str().expect("user.id")
+    }
+}
+
+/// What came back from `TestApp::send`: any status, the headers and the body as text.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The value of a header, if present and readable.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}), status {}: {}", self.status, self.body))
+    }
+}
+
+impl TestApp {
+    /// POSTs a GraphQL request (JSON) and returns the response body. Asserts HTTP 200.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.post_graphql(None, query, variables).await
+    }
+
+    pub async fn graphql_with_token(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.post_graphql(Some(token), query, variables).await
+    }
+
+    async fn post_graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, 200, "POST /graphql answered {status}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+    }
+
+    /// Sends any request, with any method, headers and body, and returns whatever comes back
+    /// (no status is asserted).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> HttpResponse {
+        let mut request = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        HttpResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// POSTs a GraphQL request with extra headers and returns the body. Asserts HTTP 200.
+    pub async fn graphql_with_headers(
+        &self,
+        headers: &[(&str, &str)],
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let mut all = vec![("Content-Type", "application/json")];
+        all.extend_from_slice(headers);
+        let response = self
+            .send(reqwest::Method::POST, "/graphql", &all, Some(body))
+            .await;
+        assert_eq!(
+            response.status, 200,
+            "POST /graphql answered {}: {}",
+            response.status, response.body
+        );
+        response.json()
+    }
+
+    /// `login_raw`, as a client at `ip` behind a trusted proxy (`X-Forwarded-For: ip`). Only
+    /// means something when the server runs with `--trusted-proxies 127.0.0.1/32`.
+    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> Value {
+        self.graphql_with_headers(
+            &[("X-Forwarded-For", ip)],
+            "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }",
+            json!({ "input": { "email": email, "password": password } }),
+        )
+        .await
+    }
+
+    // ----- operations -----
+
+    pub async fn signup_raw(&self, email: &str, password: &str, name: Option<&str>) -> Value {
+        self.graphql(
+            &format!(
+                "mutation($input: SignupInput!) {{ signup(input: $input) {{ accessToken refreshToken tokenType expiresIn user {{ {USER_FIELDS} }} }} }}"
+            ),
+            json!({ "input": { "email": email, "password": password, "name": name } }),
+        )
+        .await
+    }
+
+    /// Signs up and returns the tokens; panics on any error.
+    pub async fn signup(&self, email: &str, password: &str) -> Account {
+        let body = self.signup_raw(email, password, Some("Test User")).await;
+        account(&body, "signup")
+    }
+
+    pub async fn login_raw(&self, email: &str, password: &str) -> Value {
+        self.graphql(
+            &format!(
+                "mutation($input: LoginInput!) {{ login(input: $input) {{ accessToken refreshToken tokenType expiresIn user {{ {USER_FIELDS} }} }} }}"
+            ),
+            json!({ "input": { "email": email, "password": password } }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Account {
+        let body = self.login_raw(email, password).await;
+        account(&body, "login")
+    }
+
+    pub async fn me(&self, access_token: &str) -> Value {
+        self.graphql_with_token(
+            access_token,
+            &format!("{{ me {{ {USER_FIELDS} }} }}"),
+            json!({}),
+        )
+        .await
+    }
+
+    pub async fn refresh_raw(&self, refresh_token: &str) -> Value {
+        self.graphql(
+            &format!(
+                "mutation($t: String!) {{ refreshToken(refreshToken: $t) {{ accessToken refreshToken tokenType expiresIn user {{ {USER_FIELDS} }} }} }}"
+            ),
+            json!({ "t": refresh_token }),
+        )
+        .await
+    }
+
+    pub async fn logout(&self, refresh_token: &str) -> Value {
+        self.graphql(
+            "mutation($t: String!) { logout(refreshToken: $t) }",
+            json!({ "t": refresh_token }),
+        )
+        .await
+    }
+
+    pub async fn forgot_password(&self, email: &str) -> Value {
+        self.graphql(
+            "mutation($email: String!) { forgotPassword(email: $email) }",
+            json!({ "email": email }),
+        )
+        .await
+    }
+
+    pub async fn reset_password(&self, token: &str, new_password: &str) -> Value {
+        self.graphql(
+            "mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }",
+            json!({ "input": { "token": token, "newPassword": new_password } }),
+        )
+        .await
+    }
+
+    pub async fn update_me(&self, access_token: &str, input: Value) -> Value {
+        self.graphql_with_token(
+            access_token,
+            &format!(
+                "mutation($input: UpdateMeInput!) {{ updateMe(input: $input) {{ {USER_FIELDS} }} }}"
+            ),
+            json!({ "input": input }),
+        )
+        .await
+    }
+
+    pub async fn delete_me(&self, access_token: &str, password: &str) -> Value {
+        self.graphql_with_token(
+            access_token,
+            "mutation($password: String!) { deleteMe(password: $password) }",
+            json!({ "password": password }),
+        )
+        .await
+    }
+
+    // ----- mail -----
+
+    /// Asks for a reset and returns the token from the mail that arrives.
+    pub async fn reset_token_for(&self, email: &str) -> String {
+        let before = self.smtp.mail_to(email, SUBJECT_RESET).len();
+        assert_eq!(
+            self.forgot_password(email).await["data"]["forgotPassword"],
+            true
+        );
+        let mail = self.wait_for_nth_mail(email, SUBJECT_RESET, before).await;
+        reset_token(&mail, RESET_LINK_PREFIX)
+    }
+
+    /// Waits until there are more than `seen` messages to `to` with `subject`, and returns the newest.
+    pub async fn wait_for_nth_mail(&self, to: &str, subject: &str, seen: usize) -> Mail {
+        let deadline = tokio::time::Instant::now() + MAIL_TIMEOUT;
+        loop {
+            let mails = self.smtp.mail_to(to, subject);
+            if mails.len() > seen {
+                return mails.into_iter().last().unwrap();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "mail number {} to {to} with subject {subject:?} did not arrive",
+                seen + 1
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn account(body: &Value, operation: &str) -> Account {
+    let (access_token, refresh_token) = tokens_of(body, operation);
+    Account {
+        access_token,
+        refresh_token,
+        user: body["data"][operation]["user"].clone(),
+    }
+}
+
+/// The access and refresh token of a signup, login or refresh answer; panics on any error.
+pub fn tokens_of(body: &Value, operation: &str) -> (String, String) {
+    assert_no_errors(body);
+    let payload = &body["data"][operation];
+    (
+        payload["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_owned(),
+        payload["refreshToken"]
+            .as_str()
+            .expect("refreshToken")
+            .to_owned(),
+    )
+}
