@@ -1,5 +1,6 @@
 use serde_json::json;
 
+use crate::helpers::operations::DELETE_ME;
 use crate::helpers::{
     MAIL_TIMEOUT, PASSWORD, SUBJECT_RESET, assert_access_revoked, assert_error, assert_no_errors,
     assert_refresh_revoked, spawn_app,
@@ -26,10 +27,7 @@ async fn delete_me_without_a_token_is_unauthenticated() {
     app.signup("ada@example.com", PASSWORD).await;
 
     let body = app
-        .graphql(
-            "mutation($p: String!) { deleteMe(password: $p) }",
-            json!({ "p": PASSWORD }),
-        )
+        .operation(&DELETE_ME, &[], json!({ "password": PASSWORD }))
         .await;
 
     assert_error(&body, "UNAUTHENTICATED");

@@ -13,6 +13,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
+use crate::helpers::operations::{
+    DELETE_ME, FORGOT_PASSWORD, LOGIN, LOGOUT, ME, Operation, REFRESH_TOKEN, SIGNUP, UPDATE_ME,
+};
 use crate::helpers::{PASSWORD, RESET_URL, SUBJECT_RESET, error_code};
 use crate::postgres::{admin_url, fresh_database};
 use crate::smtp_sink::SmtpSink;
@@ -85,19 +88,20 @@ impl Instance {
         }
     }
 
-    /// A GraphQL call as if from client address `from` (believed: loopback is a trusted proxy).
-    async fn graphql(
+    /// A documented operation as if from client address `from` (believed: loopback is a trusted
+    /// proxy).
+    async fn operation(
         &self,
         from: &str,
         token: Option<&str>,
-        query: &str,
+        operation: &Operation,
         variables: Value,
     ) -> Value {
         let mut request = self
             .client
             .post(format!("http://{}/graphql", self.address))
             .header("x-forwarded-for", from)
-            .json(&json!({"query": query, "variables": variables}));
+            .json(&operation.request(variables));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -106,28 +110,28 @@ impl Instance {
 
     async fn signup(&self, from: &str, email: &str) -> (String, String) {
         let body = self
-            .graphql(
+            .operation(
                 from,
                 None,
-                "mutation($i: SignupInput!) { signup(input: $i) { accessToken refreshToken } }",
-                json!({"i": {"email": email, "password": PASSWORD}}),
+                &SIGNUP,
+                json!({"input": {"email": email, "password": PASSWORD}}),
             )
             .await;
         tokens(&body, "signup")
     }
 
     async fn login(&self, from: &str, email: &str, password: &str) -> Value {
-        self.graphql(
+        self.operation(
             from,
             None,
-            "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
-            json!({"i": {"email": email, "password": password}}),
+            &LOGIN,
+            json!({"input": {"email": email, "password": password}}),
         )
         .await
     }
 
     async fn me(&self, token: &str) -> Value {
-        self.graphql("192.0.2.1", Some(token), "{ me { email } }", json!({}))
+        self.operation("192.0.2.1", Some(token), &ME, json!({}))
             .await
     }
 }
@@ -168,12 +172,7 @@ async fn fifty_reset_requests_over_two_instances_send_fifty_mails_none_twice() {
         let from = format!("10.2.{i}.1");
         async move {
             let body = instance
-                .graphql(
-                    &from,
-                    None,
-                    "mutation($e: String!) { forgotPassword(email: $e) }",
-                    json!({"e": email}),
-                )
+                .operation(&from, None, &FORGOT_PASSWORD, json!({"email": email}))
                 .await;
             assert_eq!(body["data"]["forgotPassword"], true, "{body}");
         }
@@ -208,11 +207,11 @@ async fn of_concurrent_refreshes_of_one_token_across_instances_exactly_one_wins(
         let refresh = refresh.clone();
         async move {
             instance
-                .graphql(
+                .operation(
                     "10.0.0.2",
                     None,
-                    "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }",
-                    json!({"t": refresh}),
+                    &REFRESH_TOKEN,
+                    json!({"refreshToken": refresh}),
                 )
                 .await
         }
@@ -292,13 +291,8 @@ async fn a_revocation_on_one_instance_holds_on_the_other_at_once() {
         b.me(&access).await["data"]["me"]["email"],
         "ada@example.com"
     );
-    a.graphql(
-        "10.0.0.1",
-        None,
-        "mutation($t: String!) { logout(refreshToken: $t) }",
-        json!({"t": refresh}),
-    )
-    .await;
+    a.operation("10.0.0.1", None, &LOGOUT, json!({"refreshToken": refresh}))
+        .await;
     assert_eq!(
         error_code(&a.me(&access).await),
         "UNAUTHENTICATED",
@@ -316,11 +310,11 @@ async fn a_revocation_on_one_instance_holds_on_the_other_at_once() {
         "login",
     );
     let changed = a
-        .graphql(
+        .operation(
             "10.0.0.2",
             Some(&mine),
-            "mutation($i: UpdateMeInput!) { updateMe(input: $i) { email } }",
-            json!({"i": {"newPassword": "an entirely new passphrase", "currentPassword": PASSWORD}}),
+            &UPDATE_ME,
+            json!({"input": {"newPassword": "an entirely new passphrase", "currentPassword": PASSWORD}}),
         )
         .await;
     assert_eq!(
@@ -336,11 +330,11 @@ async fn a_revocation_on_one_instance_holds_on_the_other_at_once() {
 
     // deleteMe on A ends everything on B.
     let deleted = a
-        .graphql(
+        .operation(
             "10.0.0.2",
             Some(&mine),
-            "mutation($p: String!) { deleteMe(password: $p) }",
-            json!({"p": "an entirely new passphrase"}),
+            &DELETE_ME,
+            json!({"password": "an entirely new passphrase"}),
         )
         .await;
     assert_eq!(deleted["data"]["deleteMe"], true, "{deleted}");

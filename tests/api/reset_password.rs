@@ -1,6 +1,7 @@
 use latchkey::sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
 
+use crate::helpers::operations::FORGOT_PASSWORD;
 use crate::helpers::{
     MAIL_TIMEOUT, PASSWORD, RESET_LINK_PREFIX, SUBJECT_PASSWORD_CHANGED, SUBJECT_RESET,
     assert_access_revoked, assert_error, assert_field_error, assert_no_errors,
@@ -51,22 +52,18 @@ async fn the_reset_link_is_built_from_the_configured_url_never_from_the_host_hea
     let app = spawn_app().await;
     app.signup("ada@example.com", PASSWORD).await;
 
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .header("Host", "evil.example")
-        .header("X-Forwarded-Host", "evil.example")
-        .header("X-Forwarded-Proto", "https")
-        .header("Forwarded", "host=evil.example;proto=https")
-        .json(&json!({
-            "query": "mutation($email: String!) { forgotPassword(email: $email) }",
-            "variables": { "email": "ada@example.com" },
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = app
+        .operation(
+            &FORGOT_PASSWORD,
+            &[
+                ("Host", "evil.example"),
+                ("X-Forwarded-Host", "evil.example"),
+                ("X-Forwarded-Proto", "https"),
+                ("Forwarded", "host=evil.example;proto=https"),
+            ],
+            json!({ "email": "ada@example.com" }),
+        )
+        .await;
     assert_eq!(body["data"]["forgotPassword"], true, "{body}");
 
     let mail = app

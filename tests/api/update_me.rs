@@ -1,5 +1,6 @@
 use serde_json::json;
 
+use crate::helpers::operations::UPDATE_ME;
 use crate::helpers::{
     MAIL_TIMEOUT, PASSWORD, SUBJECT_EMAIL_CHANGED, SUBJECT_PASSWORD_CHANGED, assert_access_revoked,
     assert_error, assert_field_error, assert_no_errors, assert_refresh_revoked, spawn_app,
@@ -53,10 +54,7 @@ async fn update_me_without_a_token_is_unauthenticated() {
     let app = spawn_app().await;
 
     let body = app
-        .graphql(
-            "mutation { updateMe(input: { name: \"Mallory\" }) { id } }",
-            json!({}),
-        )
+        .operation(&UPDATE_ME, &[], json!({ "input": { "name": "Mallory" } }))
         .await;
 
     assert_error(&body, "UNAUTHENTICATED");

@@ -7,10 +7,12 @@ use serde_json::{Value, json};
 
 use super::app::TestApp;
 use super::assertions::assert_no_errors;
+use super::operations::{
+    DELETE_ME, FORGOT_PASSWORD, LOGIN, LOGOUT, ME, Operation, REFRESH_TOKEN, RESET_PASSWORD,
+    SIGNUP, UPDATE_ME,
+};
 use super::{MAIL_TIMEOUT, RESET_LINK_PREFIX, SUBJECT_RESET};
 use crate::smtp_sink::{Mail, reset_token};
-
-const USER_FIELDS: &str = "id email name emailVerified createdAt updatedAt";
 
 /// Tokens and user of a signup or login.
 #[derive(Debug, Clone)]
@@ -48,22 +50,39 @@ impl HttpResponse {
 }
 
 impl TestApp {
-    /// POSTs a GraphQL request (JSON) and returns the response body. Asserts HTTP 200.
+    /// POSTs a GraphQL document written for the test and returns the response body. Asserts
+    /// HTTP 200.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
-        self.post_graphql(None, query, variables).await
+        self.post_graphql(&[], &json!({ "query": query, "variables": variables }))
+            .await
     }
 
+    /// `graphql` with `Authorization: Bearer <token>`.
     pub async fn graphql_with_token(&self, token: &str, query: &str, variables: Value) -> Value {
-        self.post_graphql(Some(token), query, variables).await
+        let authorization = bearer(token);
+        self.post_graphql(
+            &[("Authorization", &authorization)],
+            &json!({ "query": query, "variables": variables }),
+        )
+        .await
     }
 
-    async fn post_graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self
-            .client
-            .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.header("Authorization", format!("Bearer {token}"));
+    /// POSTs an operation of `docs/operations` with these extra headers and returns the response
+    /// body. Asserts HTTP 200.
+    pub async fn operation(
+        &self,
+        operation: &Operation,
+        headers: &[(&str, &str)],
+        variables: Value,
+    ) -> Value {
+        self.post_graphql(headers, &operation.request(variables))
+            .await
+    }
+
+    async fn post_graphql(&self, headers: &[(&str, &str)], body: &Value) -> Value {
+        let mut request = self.client.post(self.url("/graphql")).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let response = request.send().await.expect("the server answers");
         let status = response.status();
@@ -99,48 +118,12 @@ impl TestApp {
         }
     }
 
-    /// POSTs a GraphQL request with extra headers and returns the body. Asserts HTTP 200.
-    pub async fn graphql_with_headers(
-        &self,
-        headers: &[(&str, &str)],
-        query: &str,
-        variables: Value,
-    ) -> Value {
-        let body = json!({ "query": query, "variables": variables }).to_string();
-        let mut all = vec![("Content-Type", "application/json")];
-        all.extend_from_slice(headers);
-        let response = self
-            .send(reqwest::Method::POST, "/graphql", &all, Some(body))
-            .await;
-        assert_eq!(
-            response.status, 200,
-            "POST /graphql answered {}: {}",
-            response.status, response.body
-        );
-        response.json()
-    }
-
-    /// `login_raw`, as a client at `ip` behind a trusted proxy (`X-Forwarded-For: ip`). Only
-    /// means something when the server runs with `--trusted-proxies 127.0.0.1/32`.
-    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> Value {
-        self.graphql_with_headers(
-            &[("X-Forwarded-For", ip)],
-            "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }",
-            json!({ "input": { "email": email, "password": password } }),
-        )
-        .await
-    }
-
-    // ----- operations -----
+    // ----- the operations of docs/operations -----
 
     pub async fn signup_raw(&self, email: &str, password: &str, name: Option<&str>) -> Value {
-        self.graphql(
-            &format!(
-                "mutation($input: SignupInput!) {{ signup(input: $input) {{ accessToken refreshToken tokenType expiresIn user {{ {USER_FIELDS} }} }} }}"
-            ),
-            json!({ "input": { "email": email, "password": password, "name": name } }),
-        )
-        .await
+        let input = json!({ "email": email, "password": password, "name": name });
+        self.operation(&SIGNUP, &[], json!({ "input": input }))
+            .await
     }
 
     /// Signs up and returns the tokens; panics on any error.
@@ -150,13 +133,25 @@ impl TestApp {
     }
 
     pub async fn login_raw(&self, email: &str, password: &str) -> Value {
-        self.graphql(
-            &format!(
-                "mutation($input: LoginInput!) {{ login(input: $input) {{ accessToken refreshToken tokenType expiresIn user {{ {USER_FIELDS} }} }} }}"
-            ),
-            json!({ "input": { "email": email, "password": password } }),
-        )
-        .await
+        self.login_with_headers(&[], email, password).await
+    }
+
+    /// `login_raw`, as a client at `ip` behind a trusted proxy (`X-Forwarded-For: ip`). Only
+    /// means something when the server runs with `--trusted-proxies 127.0.0.1/32`.
+    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> Value {
+        self.login_with_headers(&[("X-Forwarded-For", ip)], email, password)
+            .await
+    }
+
+    async fn login_with_headers(
+        &self,
+        headers: &[(&str, &str)],
+        email: &str,
+        password: &str,
+    ) -> Value {
+        let input = json!({ "email": email, "password": password });
+        self.operation(&LOGIN, headers, json!({ "input": input }))
+            .await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Account {
@@ -165,63 +160,51 @@ impl TestApp {
     }
 
     pub async fn me(&self, access_token: &str) -> Value {
-        self.graphql_with_token(
-            access_token,
-            &format!("{{ me {{ {USER_FIELDS} }} }}"),
-            json!({}),
-        )
-        .await
+        let authorization = bearer(access_token);
+        self.operation(&ME, &[("Authorization", &authorization)], json!({}))
+            .await
     }
 
     pub async fn refresh_raw(&self, refresh_token: &str) -> Value {
-        self.graphql(
-            &format!(
-                "mutation($t: String!) {{ refreshToken(refreshToken: $t) {{ accessToken refreshToken tokenType expiresIn user {{ {USER_FIELDS} }} }} }}"
-            ),
-            json!({ "t": refresh_token }),
+        self.operation(
+            &REFRESH_TOKEN,
+            &[],
+            json!({ "refreshToken": refresh_token }),
         )
         .await
     }
 
     pub async fn logout(&self, refresh_token: &str) -> Value {
-        self.graphql(
-            "mutation($t: String!) { logout(refreshToken: $t) }",
-            json!({ "t": refresh_token }),
-        )
-        .await
+        self.operation(&LOGOUT, &[], json!({ "refreshToken": refresh_token }))
+            .await
     }
 
     pub async fn forgot_password(&self, email: &str) -> Value {
-        self.graphql(
-            "mutation($email: String!) { forgotPassword(email: $email) }",
-            json!({ "email": email }),
-        )
-        .await
+        self.operation(&FORGOT_PASSWORD, &[], json!({ "email": email }))
+            .await
     }
 
     pub async fn reset_password(&self, token: &str, new_password: &str) -> Value {
-        self.graphql(
-            "mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }",
-            json!({ "input": { "token": token, "newPassword": new_password } }),
-        )
-        .await
+        let input = json!({ "token": token, "newPassword": new_password });
+        self.operation(&RESET_PASSWORD, &[], json!({ "input": input }))
+            .await
     }
 
     pub async fn update_me(&self, access_token: &str, input: Value) -> Value {
-        self.graphql_with_token(
-            access_token,
-            &format!(
-                "mutation($input: UpdateMeInput!) {{ updateMe(input: $input) {{ {USER_FIELDS} }} }}"
-            ),
+        let authorization = bearer(access_token);
+        self.operation(
+            &UPDATE_ME,
+            &[("Authorization", &authorization)],
             json!({ "input": input }),
         )
         .await
     }
 
     pub async fn delete_me(&self, access_token: &str, password: &str) -> Value {
-        self.graphql_with_token(
-            access_token,
-            "mutation($password: String!) { deleteMe(password: $password) }",
+        let authorization = bearer(access_token);
+        self.operation(
+            &DELETE_ME,
+            &[("Authorization", &authorization)],
             json!({ "password": password }),
         )
         .await
@@ -256,6 +239,11 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The value of an `Authorization` header that presents this token.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
 }
 
 fn account(body: &Value, operation: &str) -> Account {

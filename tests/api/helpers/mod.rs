@@ -5,6 +5,7 @@ mod app;
 mod assertions;
 mod client;
 mod database;
+pub mod operations;
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ pub use assertions::{
     assert_access_revoked, assert_error, assert_field_error, assert_no_errors, assert_rate_limited,
     assert_refresh_revoked, error_code,
 };
-pub use client::{Account, HttpResponse, tokens_of};
+pub use client::{Account, HttpResponse, bearer, tokens_of};
 
 pub const RESET_URL: &str = "http://app.test/reset-password?token={token}";
 pub const RESET_LINK_PREFIX: &str = "http://app.test/reset-password?token=";
