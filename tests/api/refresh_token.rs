@@ -1,8 +1,10 @@
 use serde_json::{Value, json};
 
+use crate::helpers::operations::REFRESH_TOKEN;
 use crate::helpers::{
-    AppOptions, PASSWORD, TestApp, assert_access_revoked, assert_error, assert_no_errors,
-    assert_refresh_revoked, spawn_app, spawn_app_with, tokens_of,
+    AppOptions, PASSWORD, TestApp, assert_access_revoked, assert_error,
+    assert_exactly_one_succeeds, assert_no_errors, assert_refresh_revoked, spawn_app,
+    spawn_app_with, tokens_of,
 };
 
 /// `refreshToken` with the fields the documented operation leaves out (a client keeps the user it
@@ -184,21 +186,12 @@ async fn of_ten_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
     let app = spawn_strict_app().await;
     let account = app.signup("ada@example.com", PASSWORD).await;
 
-    let mut requests = tokio::task::JoinSet::new();
-    for _ in 0..10 {
-        let request = app.client.post(app.url("/graphql")).json(&json!({
-            "query": "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }",
-            "variables": { "t": account.refresh_token },
-        }));
-        requests.spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
-    }
-    let answers = requests.join_all().await;
+    let answers = app
+        .operation_at_once(
+            &REFRESH_TOKEN,
+            vec![json!({ "refreshToken": account.refresh_token }); 10],
+        )
+        .await;
 
-    let (successes, failures): (Vec<_>, Vec<_>) = answers
-        .iter()
-        .partition(|body| body.get("errors").is_none_or(Value::is_null));
-    assert_eq!(successes.len(), 1, "{answers:#?}");
-    for body in failures {
-        assert_error(body, "INVALID_TOKEN");
-    }
+    assert_exactly_one_succeeds(&answers, "INVALID_TOKEN");
 }

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::app::TestApp;
+use super::client::Account;
 
 #[track_caller]
 pub fn assert_no_errors(body: &Value) {
@@ -41,6 +42,28 @@ pub fn assert_rate_limited(body: &Value) -> u64 {
         .unwrap_or_else(|| panic!("RATE_LIMITED carries an integer retryAfter: {body}"));
     assert!(retry_after >= 1, "retryAfter is at least 1: {body}");
     retry_after
+}
+
+/// Of answers to requests that raced for one thing, exactly one succeeded and every other was
+/// refused with `losers_code`.
+#[track_caller]
+pub fn assert_exactly_one_succeeds(answers: &[Value], losers_code: &str) {
+    let (successes, failures): (Vec<_>, Vec<_>) = answers
+        .iter()
+        .partition(|body| body.get("errors").is_none_or(Value::is_null));
+    assert_eq!(successes.len(), 1, "{answers:#?}");
+    for body in failures {
+        assert_error(body, losers_code);
+    }
+}
+
+/// Every one of these sessions is over: its access token no longer gets the user and its
+/// refresh token no longer refreshes.
+pub async fn assert_signed_out(app: &TestApp, sessions: &[&Account]) {
+    for session in sessions {
+        assert_access_revoked(app, &session.access_token).await;
+        assert_refresh_revoked(app, &session.refresh_token).await;
+    }
 }
 
 /// The access token no longer gets the user.

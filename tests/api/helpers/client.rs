@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio::task::JoinSet;
 
 use super::app::TestApp;
 use super::assertions::assert_no_errors;
@@ -79,6 +80,29 @@ impl TestApp {
             .await
     }
 
+    /// POSTs the operation once per set of variables, all at once and each from a task of its own
+    /// (so they race on a multi-threaded runtime), and returns the bodies in no particular order.
+    /// Asserts HTTP 200 for each.
+    pub async fn operation_at_once(
+        &self,
+        operation: &Operation,
+        variables: impl IntoIterator<Item = Value>,
+    ) -> Vec<Value> {
+        let mut requests = JoinSet::new();
+        for variables in variables {
+            let request = self
+                .client
+                .post(self.url("/graphql"))
+                .json(&operation.request(variables));
+            requests.spawn(async move {
+                let response = request.send().await.expect("the server answers");
+                assert_eq!(response.status(), 200);
+                response.json::<Value>().await.expect("a JSON body")
+            });
+        }
+        requests.join_all().await
+    }
+
     async fn post_graphql(&self, headers: &[(&str, &str)], body: &Value) -> Value {
         let mut request = self.client.post(self.url("/graphql")).json(body);
         for (name, value) in headers {
@@ -124,6 +148,16 @@ impl TestApp {
         let input = json!({ "email": email, "password": password, "name": name });
         self.operation(&SIGNUP, &[], json!({ "input": input }))
             .await
+    }
+
+    /// POSTs `signup` and returns the response unread, for tests of its status and headers.
+    pub async fn post_signup(&self, input: Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/graphql"))
+            .json(&SIGNUP.request(json!({ "input": input })))
+            .send()
+            .await
+            .expect("the server answers")
     }
 
     /// Signs up and returns the tokens; panics on any error.

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 pub use app::{AppOptions, TestApp, captured_logs, spawn_app, spawn_app_with, spawn_app_with_args};
 pub use assertions::{
-    assert_access_revoked, assert_error, assert_field_error, assert_no_errors, assert_rate_limited,
-    assert_refresh_revoked, error_code,
+    assert_access_revoked, assert_error, assert_exactly_one_succeeds, assert_field_error,
+    assert_no_errors, assert_rate_limited, assert_refresh_revoked, assert_signed_out, error_code,
 };
 pub use client::{Account, HttpResponse, bearer, tokens_of};
 
