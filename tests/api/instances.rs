@@ -17,7 +17,7 @@ use crate::helpers::operations::{
     DELETE_ME, FORGOT_PASSWORD, LOGIN, LOGOUT, ME, Operation, REFRESH_TOKEN, SIGNUP, UPDATE_ME,
 };
 use crate::helpers::{PASSWORD, RESET_URL, SUBJECT_RESET, assert_exactly_one_succeeds, error_code};
-use crate::postgres::{admin_url, fresh_database};
+use crate::postgres::{TestDatabase, admin_url};
 use crate::smtp_sink::SmtpSink;
 
 const SECRET: &str = "a-shared-test-secret-that-is-at-least-32-bytes";
@@ -26,6 +26,8 @@ const SECRET: &str = "a-shared-test-secret-that-is-at-least-32-bytes";
 struct Instance {
     /// Held so that the process ends with the test (`kill_on_drop`).
     _process: Child,
+    /// Its mail folder, removed after the process is gone.
+    _mail_dir: tempfile::TempDir,
     address: String,
     client: reqwest::Client,
 }
@@ -33,7 +35,7 @@ struct Instance {
 impl Instance {
     async fn start(database_url: &str, smtp: &SmtpSink, extra: &[&str]) -> Instance {
         let smtp_url = format!("smtp://127.0.0.1:{}?tls=none", smtp.port());
-        let mail_dir = tempfile::tempdir().unwrap().keep();
+        let mail_dir = tempfile::tempdir().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
         for (key, _) in std::env::vars() {
             if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
@@ -63,7 +65,7 @@ impl Instance {
                 "warn,latchkey::app=info",
             ])
             .arg("--mail-dir")
-            .arg(&mail_dir)
+            .arg(mail_dir.path())
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -83,6 +85,7 @@ impl Instance {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Instance {
             _process: child,
+            _mail_dir: mail_dir,
             address,
             client: reqwest::Client::new(),
         }
@@ -147,19 +150,20 @@ fn tokens(body: &Value, operation: &str) -> (String, String) {
     )
 }
 
-/// Two instances on one fresh PostgreSQL database, or `None` without PostgreSQL.
-async fn two_instances(extra: &[&str]) -> Option<(Instance, Instance, SmtpSink)> {
+/// Two instances on one fresh PostgreSQL database, or `None` without PostgreSQL. Bind the
+/// database first: it is dropped last, after the instances.
+async fn two_instances(extra: &[&str]) -> Option<(TestDatabase, Instance, Instance, SmtpSink)> {
     let admin = admin_url()?;
-    let url = fresh_database(&admin).await;
+    let database = TestDatabase::create(&admin).await;
     let smtp = SmtpSink::start().await;
-    let first = Instance::start(&url, &smtp, extra).await;
-    let second = Instance::start(&url, &smtp, extra).await;
-    Some((first, second, smtp))
+    let first = Instance::start(database.url(), &smtp, extra).await;
+    let second = Instance::start(database.url(), &smtp, extra).await;
+    Some((database, first, second, smtp))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_reset_requests_over_two_instances_send_fifty_mails_none_twice() {
-    let Some((a, b, smtp)) = two_instances(&[]).await else {
+    let Some((_database, a, b, smtp)) = two_instances(&[]).await else {
         return;
     };
     let emails: Vec<String> = (0..50).map(|i| format!("user{i}@example.com")).collect();
@@ -198,7 +202,8 @@ async fn fifty_reset_requests_over_two_instances_send_fifty_mails_none_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_concurrent_refreshes_of_one_token_across_instances_exactly_one_wins() {
-    let Some((a, b, _smtp)) = two_instances(&["--refresh-reuse-interval", "0s"]).await else {
+    let Some((_database, a, b, _smtp)) = two_instances(&["--refresh-reuse-interval", "0s"]).await
+    else {
         return;
     };
     let (_, refresh) = a.signup("10.0.0.1", "ada@example.com").await;
@@ -222,7 +227,7 @@ async fn of_concurrent_refreshes_of_one_token_across_instances_exactly_one_wins(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_logins_on_both_instances_count_towards_one_lockout() {
-    let Some((a, b, _smtp)) = two_instances(&[]).await else {
+    let Some((_database, a, b, _smtp)) = two_instances(&[]).await else {
         return;
     };
     a.signup("10.0.0.1", "ada@example.com").await;
@@ -252,7 +257,7 @@ async fn failed_logins_on_both_instances_count_towards_one_lockout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_guesses_spread_over_both_instances_run_at_most_ten_password_checks() {
-    let Some((a, b, _smtp)) = two_instances(&[]).await else {
+    let Some((_database, a, b, _smtp)) = two_instances(&[]).await else {
         return;
     };
     a.signup("10.0.0.1", "ada@example.com").await;
@@ -274,7 +279,7 @@ async fn concurrent_guesses_spread_over_both_instances_run_at_most_ten_password_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_revocation_on_one_instance_holds_on_the_other_at_once() {
-    let Some((a, b, _smtp)) = two_instances(&[]).await else {
+    let Some((_database, a, b, _smtp)) = two_instances(&[]).await else {
         return;
     };
 
@@ -359,8 +364,8 @@ async fn refused_on(instance: &Instance, token: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_outage_fails_closed_and_heals_by_itself() {
     let Some(admin) = admin_url() else { return };
-    let url = fresh_database(&admin).await;
-    let (proxy, cut) = TcpCut::start(&url).await;
+    let database = TestDatabase::create(&admin).await;
+    let (proxy, cut) = TcpCut::start(database.url()).await;
     let smtp = SmtpSink::start().await;
     let instance = Instance::start(&proxy, &smtp, &["--database-timeout", "2s"]).await;
     let (access, _) = instance.signup("10.0.0.1", "ada@example.com").await;

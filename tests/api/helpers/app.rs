@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use latchkey::app::Application;
 use latchkey::config::Settings;
-use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::database::database_for;
+use super::database::DataDir;
 use super::{JWT_SECRET, RESET_URL};
 use crate::smtp_sink::SmtpSink;
 
@@ -55,7 +54,7 @@ fn install_tracing() {
 pub struct AppOptions {
     pub refresh_reuse_interval: &'static str,
     /// Reuse the directory (and so the database) of an earlier server, to restart on the same data.
-    pub data_dir: Option<Arc<TempDir>>,
+    pub data_dir: Option<Arc<DataDir>>,
     /// Deliver to this sink instead of a fresh one.
     pub smtp: Option<SmtpSink>,
     /// More command-line flags, passed through to `Settings::from_args` after the ones the helper
@@ -78,8 +77,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub smtp: SmtpSink,
-    pub data_dir: Arc<TempDir>,
-    pub database_url: String,
+    pub data_dir: Arc<DataDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), std::io::Error>>>,
 }
@@ -101,20 +99,19 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     install_tracing();
     let data_dir = match options.data_dir {
         Some(dir) => dir,
-        None => Arc::new(tempfile::tempdir().expect("a temporary directory")),
+        None => Arc::new(DataDir::new().await),
     };
     let smtp = match options.smtp {
         Some(sink) => sink,
         None => SmtpSink::start().await,
     };
-    let database_url = database_for(data_dir.path()).await;
     let smtp_url = format!("smtp://127.0.0.1:{}?tls=none", smtp.port());
     let mail_dir = data_dir.path().join("mail");
     let mut args: Vec<String> = [
         "--listen",
         "127.0.0.1:0",
         "--database-url",
-        &database_url,
+        data_dir.database_url(),
         "--jwt-secret",
         JWT_SECRET,
         "--smtp-url",
@@ -149,7 +146,6 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             .unwrap(),
         smtp,
         data_dir,
-        database_url,
         shutdown: Some(shutdown),
         server: Some(server),
     }

@@ -1,35 +1,59 @@
 //! The test's database: where it lives (a SQLite file in the data directory, or a PostgreSQL
 //! database of its own), and raw SQL on it for "nothing was half-written" checks.
 
+use std::path::Path;
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use tempfile::TempDir;
 
 use super::MAIL_TIMEOUT;
 use super::app::TestApp;
+use crate::postgres::{TestDatabase, admin_url};
 
-/// The database of a test's data directory: a SQLite file in it, or, when the suite runs on
-/// PostgreSQL, a fresh database whose URL the directory remembers (so a restart on the same
-/// directory finds the same data).
-pub(super) async fn database_for(data_dir: &std::path::Path) -> String {
-    let Some(admin) = crate::postgres::admin_url() else {
-        return format!(
-            "sqlite://{}?mode=rwc",
-            data_dir.join("latchkey.db").display()
-        );
-    };
-    let remembered = data_dir.join("database-url");
-    if let Ok(url) = std::fs::read_to_string(&remembered) {
-        return url;
+/// A test's data directory and its database: a SQLite file in the directory or, when the suite
+/// runs on PostgreSQL, a database of its own. Both go when this is dropped; servers restarted on
+/// the same data share one `Arc<DataDir>`, so the data lasts until the last of them is gone.
+pub struct DataDir {
+    directory: TempDir,
+    database_url: String,
+    /// Held to be dropped with the directory; `None` on SQLite.
+    _postgres: Option<TestDatabase>,
+}
+
+impl DataDir {
+    pub async fn new() -> DataDir {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let postgres = match admin_url() {
+            Some(admin) => Some(TestDatabase::create(&admin).await),
+            None => None,
+        };
+        let database_url = match &postgres {
+            Some(database) => database.url().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                directory.path().join("latchkey.db").display()
+            ),
+        };
+        DataDir {
+            directory,
+            database_url,
+            _postgres: postgres,
+        }
     }
-    let url = crate::postgres::fresh_database(&admin).await;
-    std::fs::write(&remembered, &url).expect("the data directory is writable");
-    url
+
+    pub fn path(&self) -> &Path {
+        self.directory.path()
+    }
+
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
 }
 
 impl TestApp {
     pub async fn db(&self) -> DatabaseConnection {
-        Database::connect(&self.database_url)
+        Database::connect(self.data_dir.database_url())
             .await
             .expect("the test can open the database")
     }

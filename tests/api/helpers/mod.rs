@@ -15,6 +15,7 @@ pub use assertions::{
     assert_no_errors, assert_rate_limited, assert_refresh_revoked, assert_signed_out, error_code,
 };
 pub use client::{Account, HttpResponse, bearer, tokens_of};
+pub use database::DataDir;
 
 pub const RESET_URL: &str = "http://app.test/reset-password?token={token}";
 pub const RESET_LINK_PREFIX: &str = "http://app.test/reset-password?token=";
