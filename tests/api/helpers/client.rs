@@ -1,7 +1,5 @@
-//! `TestApp` as a client: GraphQL and plain HTTP requests, the account operations, and the mail a
-//! user would receive.
-
-use std::time::Duration;
+//! `TestApp` as a client: GraphQL and plain HTTP requests, and the account operations of
+//! `docs/operations`.
 
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -12,8 +10,6 @@ use super::operations::{
     DELETE_ME, FORGOT_PASSWORD, LOGIN, LOGOUT, ME, Operation, REFRESH_TOKEN, RESET_PASSWORD,
     SIGNUP, UPDATE_ME,
 };
-use super::{MAIL_TIMEOUT, RESET_LINK_PREFIX, SUBJECT_RESET};
-use crate::smtp_sink::{Mail, reset_token};
 
 /// Tokens and user of a signup or login.
 #[derive(Debug, Clone)]
@@ -242,36 +238,6 @@ impl TestApp {
             json!({ "password": password }),
         )
         .await
-    }
-
-    // ----- mail -----
-
-    /// Asks for a reset and returns the token from the mail that arrives.
-    pub async fn reset_token_for(&self, email: &str) -> String {
-        let before = self.smtp.mail_to(email, SUBJECT_RESET).len();
-        assert_eq!(
-            self.forgot_password(email).await["data"]["forgotPassword"],
-            true
-        );
-        let mail = self.wait_for_nth_mail(email, SUBJECT_RESET, before).await;
-        reset_token(&mail, RESET_LINK_PREFIX)
-    }
-
-    /// Waits until there are more than `seen` messages to `to` with `subject`, and returns the newest.
-    pub async fn wait_for_nth_mail(&self, to: &str, subject: &str, seen: usize) -> Mail {
-        let deadline = tokio::time::Instant::now() + MAIL_TIMEOUT;
-        loop {
-            let mails = self.smtp.mail_to(to, subject);
-            if mails.len() > seen {
-                return mails.into_iter().last().unwrap();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "mail number {} to {to} with subject {subject:?} did not arrive",
-                seen + 1
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 }
 

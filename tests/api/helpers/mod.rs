@@ -5,6 +5,7 @@ mod app;
 mod assertions;
 mod client;
 mod database;
+mod mail;
 pub mod operations;
 
 use std::time::Duration;
