@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::helpers::PASSWORD;
+use crate::helpers::operations::{FORGOT_PASSWORD, SIGNUP};
 
 /// The binary with none of the operator's settings leaking in from the test environment.
 fn latchkey(dir: &Path) -> Command {
@@ -282,15 +283,12 @@ fn the_database_its_journal_the_mail_folder_and_mail_files_are_private_even_unde
     // No SMTP URL: the reset mail is written to the mail folder.
     let signup = post_graphql(
         &address,
-        &json!({
-            "query": "mutation($input: SignupInput!) { signup(input: $input) { accessToken } }",
-            "variables": { "input": { "email": "ada@example.com", "password": PASSWORD } },
-        }),
+        &SIGNUP.request(json!({ "input": { "email": "ada@example.com", "password": PASSWORD } })),
     );
     assert!(signup.contains("accessToken"), "{signup}");
     let forgot = post_graphql(
         &address,
-        &json!({ "query": "mutation { forgotPassword(email: \"ada@example.com\") }" }),
+        &FORGOT_PASSWORD.request(json!({ "email": "ada@example.com" })),
     );
     assert!(forgot.contains("true"), "{forgot}");
     let mail_dir = dir.path().join("mail");

@@ -1,8 +1,9 @@
 use serde_json::json;
 
+use crate::helpers::operations::DELETE_ME;
 use crate::helpers::{
-    MAIL_TIMEOUT, PASSWORD, SUBJECT_RESET, assert_access_revoked, assert_error, assert_no_errors,
-    assert_refresh_revoked, spawn_app,
+    MAIL_TIMEOUT, PASSWORD, SUBJECT_RESET, assert_error, assert_no_errors, assert_signed_out,
+    spawn_app,
 };
 
 #[tokio::test]
@@ -26,10 +27,7 @@ async fn delete_me_without_a_token_is_unauthenticated() {
     app.signup("ada@example.com", PASSWORD).await;
 
     let body = app
-        .graphql(
-            "mutation($p: String!) { deleteMe(password: $p) }",
-            json!({ "p": PASSWORD }),
-        )
+        .operation(&DELETE_ME, &[], json!({ "password": PASSWORD }))
         .await;
 
     assert_error(&body, "UNAUTHENTICATED");
@@ -46,10 +44,7 @@ async fn delete_me_removes_the_account_and_every_token_at_once() {
 
     assert_no_errors(&body);
     assert_eq!(body["data"]["deleteMe"], true);
-    for session in [&first, &second] {
-        assert_access_revoked(&app, &session.access_token).await;
-        assert_refresh_revoked(&app, &session.refresh_token).await;
-    }
+    assert_signed_out(&app, &[&first, &second]).await;
     assert_error(
         &app.login_raw("ada@example.com", PASSWORD).await,
         "INVALID_CREDENTIALS",
@@ -74,8 +69,7 @@ async fn tokens_of_a_deleted_account_never_name_a_new_account_with_the_same_emai
     let new = app.signup("ada@example.com", PASSWORD).await;
 
     assert_ne!(new.id(), old.id());
-    assert_access_revoked(&app, &old.access_token).await;
-    assert_refresh_revoked(&app, &old.refresh_token).await;
+    assert_signed_out(&app, &[&old]).await;
     assert_eq!(
         app.me(&new.access_token).await["data"]["me"]["id"],
         new.id()

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::helpers::operations;
 use crate::helpers::{PASSWORD, TestApp, assert_error, assert_no_errors, spawn_app};
 
 /// Refusals of a document over a size or shape limit carry this code.
@@ -430,22 +431,44 @@ fn documented_variables(document: &str) -> Value {
 #[tokio::test]
 async fn every_documented_operation_passes_the_limits_and_runs() {
     let app = spawn_app().await;
-    let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations");
-    let mut documents = 0;
-    for entry in std::fs::read_dir(directory).expect("docs/operations") {
-        let path = entry.expect("a directory entry").path();
-        if path.extension().is_none_or(|ext| ext != "graphql") {
-            continue;
-        }
-        let document = std::fs::read_to_string(&path).expect("a readable document");
 
+    for operation in operations::ALL {
         let body = app
-            .graphql(&document, documented_variables(&document))
+            .operation(operation, &[], documented_variables(operation.document))
             .await;
 
         // It ran (a field may still fail, e.g. UNAUTHENTICATED): `data` is there.
-        assert!(body.get("data").is_some(), "{}: {body}", path.display());
-        documents += 1;
+        assert!(body.get("data").is_some(), "{}: {body}", operation.file);
     }
-    assert!(documents >= 9, "found {documents} documents");
+}
+
+#[test]
+fn the_tests_send_every_file_of_docs_operations_under_the_name_it_declares() {
+    let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations");
+    let mut files: Vec<String> = std::fs::read_dir(directory)
+        .expect("docs/operations")
+        .map(|entry| entry.expect("a directory entry").file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".graphql"))
+        .collect();
+    files.sort();
+    let mut loaded: Vec<String> = operations::ALL
+        .iter()
+        .map(|operation| operation.file.to_owned())
+        .collect();
+    loaded.sort();
+    assert_eq!(loaded, files, "helpers::operations::ALL lists every file");
+
+    for operation in operations::ALL {
+        let declaration = operation
+            .document
+            .lines()
+            .find(|line| line.starts_with("query ") || line.starts_with("mutation "))
+            .unwrap_or_else(|| panic!("{} declares an operation", operation.file));
+        let declared = declaration
+            .split_whitespace()
+            .nth(1)
+            .and_then(|name| name.split(['(', '{']).next());
+        assert_eq!(declared, Some(operation.name), "{}", operation.file);
+    }
 }

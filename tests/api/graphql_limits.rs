@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::helpers::operations::SIGNUP;
 use crate::helpers::{PASSWORD, assert_error, assert_no_errors, spawn_app, spawn_app_with_args};
 
 const WRONG_PASSWORD: &str = "not the password at all";
@@ -140,10 +141,10 @@ async fn a_batch_of_more_than_10_operations_is_refused_with_400_and_runs_nothing
         Value::Array(
             (0..size)
                 .map(|i| {
-                    json!({
-                        "query": "mutation($input: SignupInput!) { signup(input: $input) { accessToken } }",
-                        "variables": { "input": { "email": format!("user{i}@example.com"), "password": PASSWORD } },
-                    })
+                    SIGNUP.request(json!({ "input": {
+                        "email": format!("user{i}@example.com"),
+                        "password": PASSWORD,
+                    } }))
                 })
                 .collect(),
         )

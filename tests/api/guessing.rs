@@ -5,8 +5,9 @@
 
 use serde_json::{Value, json};
 
+use crate::helpers::operations::{DELETE_ME, UPDATE_ME};
 use crate::helpers::{
-    PASSWORD, TestApp, assert_error, assert_no_errors, assert_rate_limited, error_code,
+    PASSWORD, TestApp, assert_error, assert_no_errors, assert_rate_limited, bearer, error_code,
     spawn_app_with_args,
 };
 
@@ -29,24 +30,24 @@ fn checked_and_refused(answers: &[Value]) -> (usize, usize) {
 }
 
 async fn update_me_from(app: &TestApp, ip: &str, access_token: &str, input: Value) -> Value {
-    app.graphql_with_headers(
+    app.operation(
+        &UPDATE_ME,
         &[
             ("X-Forwarded-For", ip),
-            ("Authorization", &format!("Bearer {access_token}")),
+            ("Authorization", &bearer(access_token)),
         ],
-        "mutation($input: UpdateMeInput!) { updateMe(input: $input) { email } }",
         json!({ "input": input }),
     )
     .await
 }
 
 async fn delete_me_from(app: &TestApp, ip: &str, access_token: &str, password: &str) -> Value {
-    app.graphql_with_headers(
+    app.operation(
+        &DELETE_ME,
         &[
             ("X-Forwarded-For", ip),
-            ("Authorization", &format!("Bearer {access_token}")),
+            ("Authorization", &bearer(access_token)),
         ],
-        "mutation($password: String!) { deleteMe(password: $password) }",
         json!({ "password": password }),
     )
     .await

@@ -4,9 +4,11 @@
 
 use serde_json::{Value, json};
 
+use crate::helpers::operations::SIGNUP;
 use crate::helpers::{
     MAIL_TIMEOUT, PASSWORD, SUBJECT_EMAIL_CHANGED, SUBJECT_PASSWORD_CHANGED, SUBJECT_RESET,
-    assert_error, assert_field_error, assert_no_errors, spawn_app, spawn_app_with_args,
+    assert_error, assert_exactly_one_succeeds, assert_field_error, assert_no_errors, spawn_app,
+    spawn_app_with_args,
 };
 
 /// Asserts the body is not an internal error anywhere in it.
@@ -116,15 +118,8 @@ async fn a_megabyte_name_is_refused_by_the_body_limit() {
     let huge = "n".repeat(1024 * 1024);
 
     let response = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({
-            "query": "mutation($input: SignupInput!) { signup(input: $input) { accessToken } }",
-            "variables": { "input": { "email": "ada@example.com", "password": PASSWORD, "name": huge } },
-        }))
-        .send()
-        .await
-        .unwrap();
+        .post_signup(json!({ "email": "ada@example.com", "password": PASSWORD, "name": huge }))
+        .await;
 
     assert_eq!(response.status(), 413);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 0);
@@ -311,27 +306,11 @@ async fn concurrent_signups_with_one_email_in_different_spellings_make_exactly_o
         "\tada@x.IO",
     ];
 
-    let mut requests = tokio::task::JoinSet::new();
-    for email in spellings {
-        let request = app.client.post(app.url("/graphql")).json(&json!({
-            "query": "mutation($input: SignupInput!) { signup(input: $input) { accessToken } }",
-            "variables": { "input": { "email": email, "password": PASSWORD } },
-        }));
-        requests.spawn(async move {
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), 200);
-            response.json::<Value>().await.unwrap()
-        });
-    }
-    let answers = requests.join_all().await;
+    let signups =
+        spellings.map(|email| json!({ "input": { "email": email, "password": PASSWORD } }));
+    let answers = app.operation_at_once(&SIGNUP, signups).await;
 
-    let (successes, failures): (Vec<_>, Vec<_>) = answers
-        .iter()
-        .partition(|body| body.get("errors").is_none_or(Value::is_null));
-    assert_eq!(successes.len(), 1, "{answers:#?}");
-    for body in failures {
-        assert_error(body, "EMAIL_TAKEN");
-    }
+    assert_exactly_one_succeeds(&answers, "EMAIL_TAKEN");
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 1);
     assert_eq!(app.user_count("ada@x.io").await, 1);
 }

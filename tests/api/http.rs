@@ -248,15 +248,8 @@ async fn responses_carry_the_security_headers() {
     let app = spawn_app().await;
 
     let response = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({
-            "query": "mutation($input: SignupInput!) { signup(input: $input) { accessToken } }",
-            "variables": { "input": { "email": "ada@example.com", "password": PASSWORD } },
-        }))
-        .send()
-        .await
-        .unwrap();
+        .post_signup(json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .await;
 
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
@@ -277,15 +270,8 @@ async fn internal_errors_are_generic_and_leak_no_details() {
     db.close().await.ok();
 
     let response = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({
-            "query": "mutation($input: SignupInput!) { signup(input: $input) { accessToken } }",
-            "variables": { "input": { "email": "ada@example.com", "password": PASSWORD } },
-        }))
-        .send()
-        .await
-        .unwrap();
+        .post_signup(json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .await;
 
     assert_eq!(response.status(), 200);
     let header_id = response.headers()["x-request-id"]

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
+use crate::helpers::operations::{LOGIN, REFRESH_TOKEN, SIGNUP};
 use crate::helpers::{PASSWORD, TestApp, assert_no_errors, spawn_app, spawn_app_with_args};
 
 const APP_ORIGIN: &str = "https://app.example.com";
@@ -286,11 +287,9 @@ async fn a_mutation_over_get_is_refused_with_405_allow_post_and_does_not_run() {
 #[tokio::test]
 async fn posts_without_a_json_content_type_are_refused_with_415_and_do_not_run() {
     let app = spawn_app().await;
-    let body = json!({
-        "query": "mutation($input: SignupInput!) { signup(input: $input) { accessToken } }",
-        "variables": { "input": { "email": "ada@example.com", "password": PASSWORD } },
-    })
-    .to_string();
+    let body = SIGNUP
+        .request(json!({ "input": { "email": "ada@example.com", "password": PASSWORD } }))
+        .to_string();
 
     let no_content_type = app
         .send(Method::POST, "/graphql", &[], Some(body.clone()))
@@ -531,11 +530,11 @@ async fn responses_that_carry_tokens_are_never_cached() {
             "/graphql",
             &[json_type],
             Some(
-                json!({
-                    "query": "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }",
-                    "variables": { "input": { "email": "ada@example.com", "password": PASSWORD } },
-                })
-                .to_string(),
+                LOGIN
+                    .request(
+                        json!({ "input": { "email": "ada@example.com", "password": PASSWORD } }),
+                    )
+                    .to_string(),
             ),
         )
         .await;
@@ -545,11 +544,9 @@ async fn responses_that_carry_tokens_are_never_cached() {
             "/graphql",
             &[json_type],
             Some(
-                json!({
-                    "query": "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }",
-                    "variables": { "t": account.refresh_token },
-                })
-                .to_string(),
+                REFRESH_TOKEN
+                    .request(json!({ "refreshToken": account.refresh_token }))
+                    .to_string(),
             ),
         )
         .await;

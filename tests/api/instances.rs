@@ -13,8 +13,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
-use crate::helpers::{PASSWORD, RESET_URL, SUBJECT_RESET, error_code};
-use crate::postgres::{admin_url, fresh_database};
+use crate::helpers::operations::{
+    DELETE_ME, FORGOT_PASSWORD, LOGIN, LOGOUT, ME, Operation, REFRESH_TOKEN, SIGNUP, UPDATE_ME,
+};
+use crate::helpers::{PASSWORD, RESET_URL, SUBJECT_RESET, assert_exactly_one_succeeds, error_code};
+use crate::postgres::{TestDatabase, admin_url};
 use crate::smtp_sink::SmtpSink;
 
 const SECRET: &str = "a-shared-test-secret-that-is-at-least-32-bytes";
@@ -23,6 +26,8 @@ const SECRET: &str = "a-shared-test-secret-that-is-at-least-32-bytes";
 struct Instance {
     /// Held so that the process ends with the test (`kill_on_drop`).
     _process: Child,
+    /// Its mail folder, removed after the process is gone.
+    _mail_dir: tempfile::TempDir,
     address: String,
     client: reqwest::Client,
 }
@@ -30,7 +35,7 @@ struct Instance {
 impl Instance {
     async fn start(database_url: &str, smtp: &SmtpSink, extra: &[&str]) -> Instance {
         let smtp_url = format!("smtp://127.0.0.1:{}?tls=none", smtp.port());
-        let mail_dir = tempfile::tempdir().unwrap().keep();
+        let mail_dir = tempfile::tempdir().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
         for (key, _) in std::env::vars() {
             if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
@@ -60,7 +65,7 @@ impl Instance {
                 "warn,latchkey::app=info",
             ])
             .arg("--mail-dir")
-            .arg(&mail_dir)
+            .arg(mail_dir.path())
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -80,24 +85,26 @@ impl Instance {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Instance {
             _process: child,
+            _mail_dir: mail_dir,
             address,
             client: reqwest::Client::new(),
         }
     }
 
-    /// A GraphQL call as if from client address `from` (believed: loopback is a trusted proxy).
-    async fn graphql(
+    /// A documented operation as if from client address `from` (believed: loopback is a trusted
+    /// proxy).
+    async fn operation(
         &self,
         from: &str,
         token: Option<&str>,
-        query: &str,
+        operation: &Operation,
         variables: Value,
     ) -> Value {
         let mut request = self
             .client
             .post(format!("http://{}/graphql", self.address))
             .header("x-forwarded-for", from)
-            .json(&json!({"query": query, "variables": variables}));
+            .json(&operation.request(variables));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -106,28 +113,28 @@ impl Instance {
 
     async fn signup(&self, from: &str, email: &str) -> (String, String) {
         let body = self
-            .graphql(
+            .operation(
                 from,
                 None,
-                "mutation($i: SignupInput!) { signup(input: $i) { accessToken refreshToken } }",
-                json!({"i": {"email": email, "password": PASSWORD}}),
+                &SIGNUP,
+                json!({"input": {"email": email, "password": PASSWORD}}),
             )
             .await;
         tokens(&body, "signup")
     }
 
     async fn login(&self, from: &str, email: &str, password: &str) -> Value {
-        self.graphql(
+        self.operation(
             from,
             None,
-            "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
-            json!({"i": {"email": email, "password": password}}),
+            &LOGIN,
+            json!({"input": {"email": email, "password": password}}),
         )
         .await
     }
 
     async fn me(&self, token: &str) -> Value {
-        self.graphql("192.0.2.1", Some(token), "{ me { email } }", json!({}))
+        self.operation("192.0.2.1", Some(token), &ME, json!({}))
             .await
     }
 }
@@ -143,19 +150,20 @@ fn tokens(body: &Value, operation: &str) -> (String, String) {
     )
 }
 
-/// Two instances on one fresh PostgreSQL database, or `None` without PostgreSQL.
-async fn two_instances(extra: &[&str]) -> Option<(Instance, Instance, SmtpSink)> {
+/// Two instances on one fresh PostgreSQL database, or `None` without PostgreSQL. Bind the
+/// database first: it is dropped last, after the instances.
+async fn two_instances(extra: &[&str]) -> Option<(TestDatabase, Instance, Instance, SmtpSink)> {
     let admin = admin_url()?;
-    let url = fresh_database(&admin).await;
+    let database = TestDatabase::create(&admin).await;
     let smtp = SmtpSink::start().await;
-    let first = Instance::start(&url, &smtp, extra).await;
-    let second = Instance::start(&url, &smtp, extra).await;
-    Some((first, second, smtp))
+    let first = Instance::start(database.url(), &smtp, extra).await;
+    let second = Instance::start(database.url(), &smtp, extra).await;
+    Some((database, first, second, smtp))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_reset_requests_over_two_instances_send_fifty_mails_none_twice() {
-    let Some((a, b, smtp)) = two_instances(&[]).await else {
+    let Some((_database, a, b, smtp)) = two_instances(&[]).await else {
         return;
     };
     let emails: Vec<String> = (0..50).map(|i| format!("user{i}@example.com")).collect();
@@ -168,12 +176,7 @@ async fn fifty_reset_requests_over_two_instances_send_fifty_mails_none_twice() {
         let from = format!("10.2.{i}.1");
         async move {
             let body = instance
-                .graphql(
-                    &from,
-                    None,
-                    "mutation($e: String!) { forgotPassword(email: $e) }",
-                    json!({"e": email}),
-                )
+                .operation(&from, None, &FORGOT_PASSWORD, json!({"email": email}))
                 .await;
             assert_eq!(body["data"]["forgotPassword"], true, "{body}");
         }
@@ -199,7 +202,8 @@ async fn fifty_reset_requests_over_two_instances_send_fifty_mails_none_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_concurrent_refreshes_of_one_token_across_instances_exactly_one_wins() {
-    let Some((a, b, _smtp)) = two_instances(&["--refresh-reuse-interval", "0s"]).await else {
+    let Some((_database, a, b, _smtp)) = two_instances(&["--refresh-reuse-interval", "0s"]).await
+    else {
         return;
     };
     let (_, refresh) = a.signup("10.0.0.1", "ada@example.com").await;
@@ -208,29 +212,22 @@ async fn of_concurrent_refreshes_of_one_token_across_instances_exactly_one_wins(
         let refresh = refresh.clone();
         async move {
             instance
-                .graphql(
+                .operation(
                     "10.0.0.2",
                     None,
-                    "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }",
-                    json!({"t": refresh}),
+                    &REFRESH_TOKEN,
+                    json!({"refreshToken": refresh}),
                 )
                 .await
         }
     });
     let answers = join_all(attempts).await;
-    let winners = answers
-        .iter()
-        .filter(|body| body["data"]["refreshToken"].is_object())
-        .count();
-    assert_eq!(winners, 1, "{answers:#?}");
-    for body in answers.iter().filter(|body| body["errors"].is_array()) {
-        assert_eq!(error_code(body), "INVALID_TOKEN");
-    }
+    assert_exactly_one_succeeds(&answers, "INVALID_TOKEN");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_logins_on_both_instances_count_towards_one_lockout() {
-    let Some((a, b, _smtp)) = two_instances(&[]).await else {
+    let Some((_database, a, b, _smtp)) = two_instances(&[]).await else {
         return;
     };
     a.signup("10.0.0.1", "ada@example.com").await;
@@ -260,7 +257,7 @@ async fn failed_logins_on_both_instances_count_towards_one_lockout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_guesses_spread_over_both_instances_run_at_most_ten_password_checks() {
-    let Some((a, b, _smtp)) = two_instances(&[]).await else {
+    let Some((_database, a, b, _smtp)) = two_instances(&[]).await else {
         return;
     };
     a.signup("10.0.0.1", "ada@example.com").await;
@@ -282,7 +279,7 @@ async fn concurrent_guesses_spread_over_both_instances_run_at_most_ten_password_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_revocation_on_one_instance_holds_on_the_other_at_once() {
-    let Some((a, b, _smtp)) = two_instances(&[]).await else {
+    let Some((_database, a, b, _smtp)) = two_instances(&[]).await else {
         return;
     };
 
@@ -292,13 +289,8 @@ async fn a_revocation_on_one_instance_holds_on_the_other_at_once() {
         b.me(&access).await["data"]["me"]["email"],
         "ada@example.com"
     );
-    a.graphql(
-        "10.0.0.1",
-        None,
-        "mutation($t: String!) { logout(refreshToken: $t) }",
-        json!({"t": refresh}),
-    )
-    .await;
+    a.operation("10.0.0.1", None, &LOGOUT, json!({"refreshToken": refresh}))
+        .await;
     assert_eq!(
         error_code(&a.me(&access).await),
         "UNAUTHENTICATED",
@@ -316,11 +308,11 @@ async fn a_revocation_on_one_instance_holds_on_the_other_at_once() {
         "login",
     );
     let changed = a
-        .graphql(
+        .operation(
             "10.0.0.2",
             Some(&mine),
-            "mutation($i: UpdateMeInput!) { updateMe(input: $i) { email } }",
-            json!({"i": {"newPassword": "an entirely new passphrase", "currentPassword": PASSWORD}}),
+            &UPDATE_ME,
+            json!({"input": {"newPassword": "an entirely new passphrase", "currentPassword": PASSWORD}}),
         )
         .await;
     assert_eq!(
@@ -336,11 +328,11 @@ async fn a_revocation_on_one_instance_holds_on_the_other_at_once() {
 
     // deleteMe on A ends everything on B.
     let deleted = a
-        .graphql(
+        .operation(
             "10.0.0.2",
             Some(&mine),
-            "mutation($p: String!) { deleteMe(password: $p) }",
-            json!({"p": "an entirely new passphrase"}),
+            &DELETE_ME,
+            json!({"password": "an entirely new passphrase"}),
         )
         .await;
     assert_eq!(deleted["data"]["deleteMe"], true, "{deleted}");
@@ -372,8 +364,8 @@ async fn refused_on(instance: &Instance, token: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_outage_fails_closed_and_heals_by_itself() {
     let Some(admin) = admin_url() else { return };
-    let url = fresh_database(&admin).await;
-    let (proxy, cut) = TcpCut::start(&url).await;
+    let database = TestDatabase::create(&admin).await;
+    let (proxy, cut) = TcpCut::start(database.url()).await;
     let smtp = SmtpSink::start().await;
     let instance = Instance::start(&proxy, &smtp, &["--database-timeout", "2s"]).await;
     let (access, _) = instance.signup("10.0.0.1", "ada@example.com").await;

@@ -85,9 +85,7 @@ fn with(claims: &Value, changes: Value) -> Value {
 }
 
 async fn assert_refused(app: &TestApp, token: &str, case: &str) {
-    let body = app
-        .graphql_with_token(token, "{ me { id email } }", json!({}))
-        .await;
+    let body = app.me(token).await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
         "{case}: {body}"
@@ -361,13 +359,7 @@ async fn a_refused_token_makes_the_request_anonymous_and_public_operations_still
     let account = signed_up(&app).await;
     let forged = forge(&access_header(), &live_claims(&account), ATTACKER_KEY);
 
-    let body = app
-        .graphql_with_token(
-            &forged,
-            "mutation($input: UpdateMeInput!) { updateMe(input: $input) { name } }",
-            json!({ "input": { "name": "Mallory" } }),
-        )
-        .await;
+    let body = app.update_me(&forged, json!({ "name": "Mallory" })).await;
     assert_error(&body, "UNAUTHENTICATED");
     let me = app.me(&account.access_token).await;
     assert_eq!(me["data"]["me"]["name"], "Test User");

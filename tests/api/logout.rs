@@ -1,5 +1,6 @@
 use crate::helpers::{
-    PASSWORD, assert_access_revoked, assert_no_errors, assert_refresh_revoked, spawn_app, tokens_of,
+    PASSWORD, assert_access_revoked, assert_no_errors, assert_refresh_revoked, assert_signed_out,
+    spawn_app, tokens_of,
 };
 
 #[tokio::test]
@@ -12,8 +13,7 @@ async fn logout_revokes_the_session_at_once() {
 
     assert_no_errors(&body);
     assert_eq!(body["data"]["logout"], true);
-    assert_access_revoked(&app, &account.access_token).await;
-    assert_refresh_revoked(&app, &account.refresh_token).await;
+    assert_signed_out(&app, &[&account]).await;
 }
 
 #[tokio::test]

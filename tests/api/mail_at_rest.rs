@@ -9,8 +9,8 @@ use migration::{Alias, Migrator, MigratorTrait as _, Query};
 use uuid::Uuid;
 
 use crate::helpers::{
-    AppOptions, MAIL_TIMEOUT, PASSWORD, RESET_LINK_PREFIX, SUBJECT_RESET, TestApp, spawn_app,
-    spawn_app_with,
+    AppOptions, DataDir, MAIL_TIMEOUT, PASSWORD, RESET_LINK_PREFIX, SUBJECT_RESET, TestApp,
+    spawn_app, spawn_app_with,
 };
 use crate::smtp_sink::reset_token;
 
@@ -176,20 +176,6 @@ async fn a_sealed_body_moved_to_another_row_or_readdressed_is_never_delivered() 
     assert!(messages[0].is_for("ada@example.com"));
 }
 
-/// A fresh database for a data directory, where `spawn_app_with` will find it again: a SQLite
-/// file in it, or a PostgreSQL database whose URL it remembers.
-async fn database_in(data_dir: &std::path::Path) -> String {
-    let Some(admin) = crate::postgres::admin_url() else {
-        return format!(
-            "sqlite://{}?mode=rwc",
-            data_dir.join("latchkey.db").display()
-        );
-    };
-    let url = crate::postgres::fresh_database(&admin).await;
-    std::fs::write(data_dir.join("database-url"), &url).expect("the data directory is writable");
-    url
-}
-
 /// Writes an outbox row the way the release before sealed bodies did: bodies in plain text.
 async fn insert_legacy_mail(db: &DatabaseConnection, recipient: &str, body: &str, sent: bool) {
     let now = chrono::Utc::now();
@@ -230,9 +216,10 @@ async fn insert_legacy_mail(db: &DatabaseConnection, recipient: &str, body: &str
 
 #[tokio::test]
 async fn upgrading_erases_the_bodies_of_sent_mail_and_still_delivers_pending_mail() {
-    let data_dir = Arc::new(tempfile::tempdir().expect("a temporary directory"));
-    let url = database_in(data_dir.path()).await;
-    let db = Database::connect(&url).await.expect("the database opens");
+    let data_dir = Arc::new(DataDir::new().await);
+    let db = Database::connect(data_dir.database_url())
+        .await
+        .expect("the database opens");
     // The schema of the release before sealed bodies: the first two migrations.
     Migrator::up(&db, Some(2)).await.expect("the old schema");
     insert_legacy_mail(

@@ -1,6 +1,8 @@
 //! latchkey's integration tests: one binary, one module per feature. Every test starts the real server on a
-//! fresh database in its own temporary directory (a SQLite file, or a PostgreSQL database when
-//! `LATCHKEY_TEST_POSTGRES_URL` is set, as `.ci/run` does), with a real SMTP sink to catch the mail.
+//! fresh database in its own temporary directory (a SQLite file, or a PostgreSQL database, dropped when
+//! the test is done, when `LATCHKEY_TEST_POSTGRES_URL` is set, as `.ci/run` does), with a real SMTP sink
+//! to catch the mail. `helpers` holds what they share; the account operations they send are those of
+//! `docs/operations`.
 
 mod helpers;
 mod postgres;

@@ -1,11 +1,23 @@
 use serde_json::{Value, json};
 
+use crate::helpers::operations::REFRESH_TOKEN;
 use crate::helpers::{
-    AppOptions, PASSWORD, assert_access_revoked, assert_error, assert_no_errors,
-    assert_refresh_revoked, spawn_app, spawn_app_with, tokens_of,
+    AppOptions, PASSWORD, TestApp, assert_access_revoked, assert_error,
+    assert_exactly_one_succeeds, assert_no_errors, assert_refresh_revoked, spawn_app,
+    spawn_app_with, tokens_of,
 };
 
-async fn spawn_strict_app() -> crate::helpers::TestApp {
+/// `refreshToken` with the fields the documented operation leaves out (a client keeps the user it
+/// signed in with): the token type and the user the new pair is for.
+async fn refresh_with_user(app: &TestApp, refresh_token: &str) -> Value {
+    app.graphql(
+        "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken tokenType user { id } } }",
+        json!({ "t": refresh_token }),
+    )
+    .await
+}
+
+async fn spawn_strict_app() -> TestApp {
     spawn_app_with(AppOptions {
         refresh_reuse_interval: "0s",
         ..AppOptions::default()
@@ -18,7 +30,7 @@ async fn refresh_returns_a_new_pair_for_the_same_user() {
     let app = spawn_app().await;
     let account = app.signup("ada@example.com", PASSWORD).await;
 
-    let body = app.refresh_raw(&account.refresh_token).await;
+    let body = refresh_with_user(&app, &account.refresh_token).await;
 
     let (access, refresh) = tokens_of(&body, "refreshToken");
     assert_ne!(refresh, account.refresh_token);
@@ -78,7 +90,7 @@ async fn within_the_reuse_interval_the_just_rotated_token_yields_the_same_succes
         "refreshToken",
     );
 
-    let body = app.refresh_raw(&account.refresh_token).await;
+    let body = refresh_with_user(&app, &account.refresh_token).await;
 
     // A second tab gets the chain's one live refresh token, never a second chain.
     let (second_access, second_refresh) = tokens_of(&body, "refreshToken");
@@ -174,21 +186,12 @@ async fn of_ten_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
     let app = spawn_strict_app().await;
     let account = app.signup("ada@example.com", PASSWORD).await;
 
-    let mut requests = tokio::task::JoinSet::new();
-    for _ in 0..10 {
-        let request = app.client.post(app.url("/graphql")).json(&json!({
-            "query": "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }",
-            "variables": { "t": account.refresh_token },
-        }));
-        requests.spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
-    }
-    let answers = requests.join_all().await;
+    let answers = app
+        .operation_at_once(
+            &REFRESH_TOKEN,
+            vec![json!({ "refreshToken": account.refresh_token }); 10],
+        )
+        .await;
 
-    let (successes, failures): (Vec<_>, Vec<_>) = answers
-        .iter()
-        .partition(|body| body.get("errors").is_none_or(Value::is_null));
-    assert_eq!(successes.len(), 1, "{answers:#?}");
-    for body in failures {
-        assert_error(body, "INVALID_TOKEN");
-    }
+    assert_exactly_one_succeeds(&answers, "INVALID_TOKEN");
 }

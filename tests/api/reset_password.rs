@@ -1,10 +1,11 @@
 use latchkey::sea_orm::ConnectionTrait as _;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::helpers::operations::{FORGOT_PASSWORD, RESET_PASSWORD};
 use crate::helpers::{
     MAIL_TIMEOUT, PASSWORD, RESET_LINK_PREFIX, SUBJECT_PASSWORD_CHANGED, SUBJECT_RESET,
-    assert_access_revoked, assert_error, assert_field_error, assert_no_errors,
-    assert_refresh_revoked, spawn_app,
+    assert_error, assert_exactly_one_succeeds, assert_field_error, assert_no_errors,
+    assert_signed_out, spawn_app,
 };
 use crate::smtp_sink::reset_token;
 
@@ -51,22 +52,18 @@ async fn the_reset_link_is_built_from_the_configured_url_never_from_the_host_hea
     let app = spawn_app().await;
     app.signup("ada@example.com", PASSWORD).await;
 
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .header("Host", "evil.example")
-        .header("X-Forwarded-Host", "evil.example")
-        .header("X-Forwarded-Proto", "https")
-        .header("Forwarded", "host=evil.example;proto=https")
-        .json(&json!({
-            "query": "mutation($email: String!) { forgotPassword(email: $email) }",
-            "variables": { "email": "ada@example.com" },
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = app
+        .operation(
+            &FORGOT_PASSWORD,
+            &[
+                ("Host", "evil.example"),
+                ("X-Forwarded-Host", "evil.example"),
+                ("X-Forwarded-Proto", "https"),
+                ("Forwarded", "host=evil.example;proto=https"),
+            ],
+            json!({ "email": "ada@example.com" }),
+        )
+        .await;
     assert_eq!(body["data"]["forgotPassword"], true, "{body}");
 
     let mail = app
@@ -89,10 +86,7 @@ async fn a_reset_token_sets_the_new_password_and_revokes_every_session() {
 
     assert_no_errors(&body);
     assert_eq!(body["data"]["resetPassword"], true);
-    for session in [&first, &second] {
-        assert_access_revoked(&app, &session.access_token).await;
-        assert_refresh_revoked(&app, &session.refresh_token).await;
-    }
+    assert_signed_out(&app, &[&first, &second]).await;
     assert_error(
         &app.login_raw("ada@example.com", PASSWORD).await,
         "INVALID_CREDENTIALS",
@@ -131,23 +125,12 @@ async fn of_concurrent_resets_with_one_token_exactly_one_succeeds() {
     app.signup("ada@example.com", PASSWORD).await;
     let token = app.reset_token_for("ada@example.com").await;
 
-    let mut requests = tokio::task::JoinSet::new();
-    for i in 0..5 {
-        let request = app.client.post(app.url("/graphql")).json(&json!({
-            "query": "mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }",
-            "variables": { "input": { "token": token, "newPassword": format!("concurrent passphrase {i}") } },
-        }));
-        requests.spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
-    }
-    let answers = requests.join_all().await;
+    let resets = (0..5).map(|i| {
+        json!({ "input": { "token": token, "newPassword": format!("concurrent passphrase {i}") } })
+    });
+    let answers = app.operation_at_once(&RESET_PASSWORD, resets).await;
 
-    let (successes, failures): (Vec<_>, Vec<_>) = answers
-        .iter()
-        .partition(|body| body.get("errors").is_none_or(Value::is_null));
-    assert_eq!(successes.len(), 1, "{answers:#?}");
-    for body in failures {
-        assert_error(body, "INVALID_TOKEN");
-    }
+    assert_exactly_one_succeeds(&answers, "INVALID_TOKEN");
 }
 
 #[tokio::test]

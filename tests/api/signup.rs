@@ -22,11 +22,12 @@ async fn signup_returns_tokens_and_the_new_user() {
     assert_eq!(user["emailVerified"], false);
     assert!(user["id"].as_str().is_some_and(|id| !id.is_empty()));
     assert!(user["createdAt"].is_string());
-    assert!(user["updatedAt"].is_string());
 
     let me = app.me(payload["accessToken"].as_str().unwrap()).await;
     assert_no_errors(&me);
     assert_eq!(me["data"]["me"]["id"], user["id"]);
+    assert_eq!(me["data"]["me"]["createdAt"], user["createdAt"]);
+    assert!(me["data"]["me"]["updatedAt"].is_string());
 }
 
 #[tokio::test]

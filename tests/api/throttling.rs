@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::helpers::operations::{FORGOT_PASSWORD, LOGIN, RESET_PASSWORD};
 use crate::helpers::{
     AppOptions, PASSWORD, SUBJECT_RESET, TestApp, assert_error, assert_no_errors,
     assert_rate_limited, spawn_app, spawn_app_with, spawn_app_with_args,
@@ -16,18 +17,18 @@ async fn spawn_behind_proxy() -> TestApp {
 }
 
 async fn forgot_password_from(app: &TestApp, ip: &str, email: &str) -> Value {
-    app.graphql_with_headers(
+    app.operation(
+        &FORGOT_PASSWORD,
         &[("X-Forwarded-For", ip)],
-        "mutation($email: String!) { forgotPassword(email: $email) }",
         json!({ "email": email }),
     )
     .await
 }
 
 async fn reset_password_from(app: &TestApp, ip: &str, token: &str, new_password: &str) -> Value {
-    app.graphql_with_headers(
+    app.operation(
+        &RESET_PASSWORD,
         &[("X-Forwarded-For", ip)],
-        "mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }",
         json!({ "input": { "token": token, "newPassword": new_password } }),
     )
     .await
@@ -116,13 +117,10 @@ async fn a_batch_counts_every_login_in_it() {
         Value::Array(
             (0..10)
                 .map(|i| {
-                    json!({
-                        "query": "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
-                        "variables": { "input": {
-                            "email": format!("victim{round}-{i}@example.com"),
-                            "password": PASSWORD,
-                        } },
-                    })
+                    LOGIN.request(json!({ "input": {
+                        "email": format!("victim{round}-{i}@example.com"),
+                        "password": PASSWORD,
+                    } }))
                 })
                 .collect(),
         )

@@ -1,9 +1,9 @@
 use serde_json::json;
 
+use crate::helpers::operations::UPDATE_ME;
 use crate::helpers::{
-    MAIL_TIMEOUT, PASSWORD, SUBJECT_EMAIL_CHANGED, SUBJECT_PASSWORD_CHANGED, assert_access_revoked,
-    assert_error, assert_field_error, assert_no_errors, assert_refresh_revoked, spawn_app,
-    tokens_of,
+    MAIL_TIMEOUT, PASSWORD, SUBJECT_EMAIL_CHANGED, SUBJECT_PASSWORD_CHANGED, assert_error,
+    assert_field_error, assert_no_errors, assert_signed_out, spawn_app, tokens_of,
 };
 
 const NEW_PASSWORD: &str = "a brand new passphrase 7";
@@ -53,10 +53,7 @@ async fn update_me_without_a_token_is_unauthenticated() {
     let app = spawn_app().await;
 
     let body = app
-        .graphql(
-            "mutation { updateMe(input: { name: \"Mallory\" }) { id } }",
-            json!({}),
-        )
+        .operation(&UPDATE_ME, &[], json!({ "input": { "name": "Mallory" } }))
         .await;
 
     assert_error(&body, "UNAUTHENTICATED");
@@ -189,8 +186,7 @@ async fn changing_the_password_revokes_the_other_sessions_but_keeps_the_callers(
         .await;
 
     assert_no_errors(&body);
-    assert_access_revoked(&app, &other.access_token).await;
-    assert_refresh_revoked(&app, &other.refresh_token).await;
+    assert_signed_out(&app, &[&other]).await;
     assert_no_errors(&app.me(&caller.access_token).await);
     let (access, _) = tokens_of(
         &app.refresh_raw(&caller.refresh_token).await,

@@ -1,0 +1,38 @@
+//! The mail a user would receive, as the test waits for it: the reset link of `forgotPassword`,
+//! and the n-th message of a kind.
+
+use std::time::Duration;
+
+use super::app::TestApp;
+use super::{MAIL_TIMEOUT, RESET_LINK_PREFIX, SUBJECT_RESET};
+use crate::smtp_sink::{Mail, reset_token};
+
+impl TestApp {
+    /// Asks for a reset and returns the token from the mail that arrives.
+    pub async fn reset_token_for(&self, email: &str) -> String {
+        let before = self.smtp.mail_to(email, SUBJECT_RESET).len();
+        assert_eq!(
+            self.forgot_password(email).await["data"]["forgotPassword"],
+            true
+        );
+        let mail = self.wait_for_nth_mail(email, SUBJECT_RESET, before).await;
+        reset_token(&mail, RESET_LINK_PREFIX)
+    }
+
+    /// Waits until there are more than `seen` messages to `to` with `subject`, and returns the newest.
+    pub async fn wait_for_nth_mail(&self, to: &str, subject: &str, seen: usize) -> Mail {
+        let deadline = tokio::time::Instant::now() + MAIL_TIMEOUT;
+        loop {
+            let mails = self.smtp.mail_to(to, subject);
+            if mails.len() > seen {
+                return mails.into_iter().last().unwrap();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "mail number {} to {to} with subject {subject:?} did not arrive",
+                seen + 1
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
