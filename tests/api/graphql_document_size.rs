@@ -1,5 +1,5 @@
 //! Document limits counted on what a document does once its fragments are expanded, however
-//! they are nested (security.md): expanded size, fragment chains, aliases, directives, tokens.
+//! they are nested (docs/security.md): expanded size, fragment chains, aliases, directives, tokens.
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! Document limits (security.md): root fields per mutation, credential checks per mutation,
+//! Document limits (docs/security.md): root fields per mutation, credential checks per mutation,
 //! operations per batch, depth, complexity and introspection.
 
 use serde_json::{Value, json};

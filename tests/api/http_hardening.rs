@@ -1,4 +1,4 @@
-//! The HTTP surface under attack (security.md): body limits also for chunked bodies, slow,
+//! The HTTP surface under attack (docs/security.md): body limits also for chunked bodies, slow,
 //! idle and too many connections, methods and content types that would allow CSRF, CORS, the
 //! playground switch and the headers every response carries.
 

@@ -1,4 +1,4 @@
-//! Forged access tokens (security.md, RFC 8725): only an HS256 token with `typ: at+jwt`, signed
+//! Forged access tokens (docs/security.md, RFC 8725): only an HS256 token with `typ: at+jwt`, signed
 //! with the server's key, for the right issuer and audience, inside its lifetime, naming a live
 //! session of its own user, gets a user. Everything else is anonymous.
 

@@ -1,4 +1,4 @@
-//! Throttling (security.md): per-address limits counted per operation executed, the per-email
+//! Throttling (docs/security.md): per-address limits counted per operation executed, the per-email
 //! limit of `forgotPassword`, the client address behind trusted proxies, and account lockout.
 
 use serde_json::{Value, json};
