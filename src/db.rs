@@ -88,21 +88,8 @@ fn create_private_sqlite_file(url: &str) -> Result<(), DbErr> {
     }
     let failed =
         |error: std::io::Error| DbErr::Custom(format!("cannot create {}: {error}", path.display()));
-    if let Some(folder) = path
-        .parent()
-        .filter(|folder| !folder.as_os_str().is_empty())
-    {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(folder).map_err(failed)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(&path) {
+    crate::private_files::create_parent_folder(&path).map_err(failed)?;
+    match crate::private_files::create_new_file(&path) {
         // An empty file is an empty database to SQLite.
         Ok(_) => Ok(()),
         // Another process created it first: theirs it is.

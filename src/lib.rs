@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod private_files;
 pub mod telemetry;
 pub mod throttle;
 pub mod time;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 
 use crate::config::Settings;
-use crate::db;
+use crate::{db, private_files};
 
 /// What to do about a weak or missing secret, in every message that reports one.
 pub const HOW_TO_GENERATE: &str = "generate one with `latchkey secret generate`";
@@ -137,21 +137,8 @@ fn secret_file_beside(database: &Path) -> PathBuf {
 fn write_private_file(path: &Path, contents: &str) -> Result<(), String> {
     use std::io::Write as _;
     let cannot_create = |e: std::io::Error| format!("cannot create {}: {e}", path.display());
-    if let Some(folder) = path
-        .parent()
-        .filter(|folder| !folder.as_os_str().is_empty())
-    {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(folder).map_err(cannot_create)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(cannot_create)?;
+    private_files::create_parent_folder(path).map_err(cannot_create)?;
+    let mut file = private_files::create_new_file(path).map_err(cannot_create)?;
     file.write_all(contents.as_bytes()).map_err(cannot_create)?;
     file.sync_all().map_err(cannot_create)?;
     Ok(())

@@ -82,11 +82,7 @@ impl Transport {
     /// # Errors
     /// When the folder cannot be created.
     pub fn directory(dir: PathBuf) -> std::io::Result<Self> {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&dir)?;
+        crate::private_files::create_folder(&dir)?;
         Ok(Self::Directory(dir))
     }
 
@@ -117,10 +113,7 @@ impl Transport {
 /// whatever the umask, so that no other user reads the links it holds.
 async fn write_eml(dir: &Path, message: &Message) -> std::io::Result<PathBuf> {
     let path = dir.join(format!("{}.eml", uuid::Uuid::new_v4()));
-    let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
+    let options = tokio::fs::OpenOptions::from(crate::private_files::new_file_options());
     let mut file = options.open(&path).await?;
     file.write_all(&message.formatted()).await?;
     // A tokio file finishes its last write in the background unless flushed.

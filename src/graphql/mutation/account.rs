@@ -1,6 +1,6 @@
 use async_graphql::{Context, Object};
 
-use super::input::OrField as _;
+use super::input::parse_optional;
 use crate::accounts::domain::{DisplayName, Email, FieldError};
 use crate::accounts::{AccountError, Accounts, ProfileChanges};
 use crate::graphql::context::{client_addr, require_caller};
@@ -21,18 +21,8 @@ impl AccountMutation {
         let caller = require_caller(ctx)?;
         let client = client_addr(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
-        let name = input
-            .name
-            .as_deref()
-            .map(DisplayName::parse)
-            .transpose()
-            .or_field(ctx, "name")?;
-        let email = input
-            .email
-            .as_deref()
-            .map(Email::parse)
-            .transpose()
-            .or_field(ctx, "email")?;
+        let name = parse_optional(ctx, "name", input.name.as_deref(), DisplayName::parse)?;
+        let email = parse_optional(ctx, "email", input.email.as_deref(), Email::parse)?;
         let changes = ProfileChanges {
             name,
             email,

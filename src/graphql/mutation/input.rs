@@ -19,3 +19,17 @@ impl<T> OrField<T> for Result<T, Invalid> {
         self.map_err(|refusal| to_graphql(ctx, AccountError::InvalidInput(refusal.on(field))))
     }
 }
+
+/// An optional input, parsed when it is given:
+/// `parse_optional(ctx, "name", input.name.as_deref(), DisplayName::parse)?`.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for `field` when the value is given and refused.
+pub(super) fn parse_optional<T>(
+    ctx: &Context<'_>,
+    field: &'static str,
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> async_graphql::Result<Option<T>> {
+    raw.map(parse).transpose().or_field(ctx, field)
+}

@@ -1,6 +1,6 @@
 use async_graphql::{Context, Object};
 
-use super::input::OrField as _;
+use super::input::{OrField as _, parse_optional};
 use crate::accounts::Accounts;
 use crate::accounts::domain::{DisplayName, Email};
 use crate::graphql::context::client_addr;
@@ -27,12 +27,7 @@ impl SessionMutation {
             .password_policy()
             .check(&input.password, &email)
             .or_field(ctx, "password")?;
-        let name = input
-            .name
-            .as_deref()
-            .map(DisplayName::parse)
-            .transpose()
-            .or_field(ctx, "name")?;
+        let name = parse_optional(ctx, "name", input.name.as_deref(), DisplayName::parse)?;
         accounts
             .signup(email, password, name)
             .await
