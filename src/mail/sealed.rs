@@ -7,12 +7,21 @@ use uuid::Uuid;
 use super::RenderedMail;
 use crate::auth::secret_box::{SecretBox, Unopenable};
 
-/// What is sealed: everything of a message that its template rendered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What is sealed: everything of a message that its template rendered. `Debug` shows the
+/// subject only: the bodies may hold a token-bearing link.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailBody {
     pub subject: String,
     pub text: String,
     pub html: String,
+}
+
+impl std::fmt::Debug for MailBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailBody")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
 }
 
 impl From<RenderedMail> for MailBody {
@@ -87,5 +96,12 @@ mod tests {
             open(&secret_box, id, "mallory@example.com", &sealed),
             Err(Unopenable)
         );
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_body() {
+        let shown = format!("{:?}", body());
+        assert!(shown.contains("Reset your password"), "{shown}");
+        assert!(!shown.contains("token=abc"), "{shown}");
     }
 }

@@ -24,12 +24,23 @@ impl MailKind {
     }
 }
 
-#[derive(Debug, Clone)]
+/// A message as its template rendered it. Its bodies may hold a token-bearing link, so `Debug`
+/// shows only its kind and subject.
+#[derive(Clone)]
 pub struct RenderedMail {
     pub kind: MailKind,
     pub subject: String,
     pub text: String,
     pub html: String,
+}
+
+impl std::fmt::Debug for RenderedMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderedMail")
+            .field("kind", &self.kind)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
 }
 
 macro_rules! template_files {
