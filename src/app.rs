@@ -118,6 +118,12 @@ impl Application {
                     min_chars: usize::from(settings.password_min_length),
                 },
                 reset_url: settings.reset_url.clone(),
+                invite_url: settings
+                    .invite_url
+                    .clone()
+                    .unwrap_or_else(|| settings.reset_url.clone()),
+                invite_ttl: settings.invite_token_ttl,
+                signup_open: settings.signup == crate::config::SignupMode::Open,
             },
         );
         let session_listener = accounts.session_change_listener();

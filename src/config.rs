@@ -39,6 +39,48 @@ pub enum Command {
     PrintSchema,
     /// Master secret tools.
     Secret(SecretArgs),
+    /// Administration from the command line.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub action: AdminAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Make EMAIL a superadmin, creating the account in the `default` organization if needed
+    /// (its password read from standard input or --password-file, never from the command line).
+    /// Running it again changes nothing.
+    Create(AdminCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminCreateArgs {
+    #[arg(long)]
+    pub email: String,
+
+    /// Display name of a new account.
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// A file holding the new account's password (one trailing newline is ignored). Without
+    /// it, the password is read from standard input.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://latchkey.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    /// The shortest password accepted, as for `serve`.
+    #[arg(long, env = "LATCHKEY_PASSWORD_MIN_LENGTH", default_value = "8", value_parser = clap::value_parser!(u8).range(8..=128))]
+    pub password_min_length: u8,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +197,18 @@ pub struct Settings {
     )]
     pub reset_url: String,
 
+    /// Set-password link in invitations (accounts an administrator created without a
+    /// password); `{token}` is replaced by the token. Unset: the reset link.
+    #[arg(long, env = "LATCHKEY_INVITE_URL", value_parser = parse_reset_url)]
+    pub invite_url: Option<String>,
+
+    #[arg(long, env = "LATCHKEY_INVITE_TOKEN_TTL", default_value = "7d", value_parser = parse_positive_duration)]
+    pub invite_token_ttl: Duration,
+
+    /// `closed`: `signup` is refused; accounts come from administrators, invitations or import.
+    #[arg(long, env = "LATCHKEY_SIGNUP", default_value = "open", value_enum)]
+    pub signup: SignupMode,
+
     /// `smtp://user:pass@host:587` (STARTTLS), `smtps://host:465` (TLS) or `smtp://host:1025?tls=none`.
     #[arg(long, env = "LATCHKEY_SMTP_URL", value_parser = parse_smtp_url, hide_env_values = true)]
     pub smtp_url: Option<SecretString>,
@@ -203,6 +257,13 @@ pub struct Settings {
         value_enum
     )]
     pub log_format: LogFormat,
+}
+
+/// Whether anyone may create an account with `signup`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignupMode {
+    Open,
+    Closed,
 }
 
 impl Settings {

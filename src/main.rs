@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use latchkey::app::{Application, StartupError};
-use latchkey::config::{Cli, Command, MigrateAction, SecretAction, Settings};
+use latchkey::config::{
+    AdminAction, AdminCreateArgs, Cli, Command, MigrateAction, SecretAction, Settings,
+};
 use latchkey::{auth, config, db, graphql, telemetry};
 use migration::{Migrator, MigratorTrait as _};
 
@@ -46,6 +48,9 @@ fn main() -> ExitCode {
             print!("{}", graphql::sdl());
             ExitCode::SUCCESS
         }
+        Some(Command::Admin(args)) => match args.action {
+            AdminAction::Create(create) => runtime.block_on(admin_create(create)),
+        },
         Some(Command::Secret(args)) => match args.action {
             SecretAction::Generate => {
                 println!("{}", auth::master_secret::generate());
@@ -102,6 +107,73 @@ async fn migrate(database_url: &str, action: Option<MigrateAction>) -> ExitCode 
             ExitCode::FAILURE
         }
     }
+}
+
+async fn admin_create(args: AdminCreateArgs) -> ExitCode {
+    use latchkey::accounts::admin::bootstrap::{self, Bootstrapped};
+    use latchkey::accounts::domain::{DisplayName, Email, PasswordPolicy};
+    use latchkey::auth::password::PasswordHasher;
+
+    let email = match Email::parse(&args.email) {
+        Ok(email) => email,
+        Err(refusal) => {
+            eprintln!("latchkey: --email: {refusal}");
+            return ExitCode::from(BAD_SETTING);
+        }
+    };
+    let name = match args.name.as_deref().map(DisplayName::parse).transpose() {
+        Ok(name) => name,
+        Err(refusal) => {
+            eprintln!("latchkey: --name: {refusal}");
+            return ExitCode::from(BAD_SETTING);
+        }
+    };
+    let outcome = async {
+        let db = db::connect(&args.database_url, db::PoolSettings::default()).await?;
+        db::migrate(&db).await?;
+        let hasher = PasswordHasher::new(PasswordHasher::default_params(), 1)?;
+        let policy = PasswordPolicy {
+            min_chars: usize::from(args.password_min_length),
+        };
+        let password_file = args.password_file.clone();
+        let read_password = move || match password_file {
+            Some(path) => std::fs::read_to_string(path).map(without_line_end),
+            None => {
+                eprintln!("latchkey: reading the new account's password from standard input");
+                std::io::read_to_string(std::io::stdin()).map(without_line_end)
+            }
+        };
+        let outcome =
+            bootstrap::ensure_superadmin(&db, &hasher, policy, email, name, read_password).await?;
+        Ok::<_, Box<dyn std::error::Error>>(outcome)
+    }
+    .await;
+    match outcome {
+        Ok(Bootstrapped::Created) => println!("created {} as a superadmin", args.email.trim()),
+        Ok(Bootstrapped::Promoted) => println!("{} is now an active superadmin", args.email.trim()),
+        Ok(Bootstrapped::AlreadySuperadmin) => {
+            println!(
+                "{} is a superadmin already: nothing changed",
+                args.email.trim()
+            );
+        }
+        Err(error) => {
+            eprintln!("latchkey: admin create failed: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// A password as typed or saved: without the one line end that ends it.
+fn without_line_end(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
 }
 
 /// Completes on SIGINT or SIGTERM.

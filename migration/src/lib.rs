@@ -8,6 +8,9 @@ mod m20261122_000002_login_attempts;
 mod m20261201_000003_sealed_outbox;
 mod m20261201_000004_guess_slots;
 mod m20261201_000005_refresh_successor;
+mod m20261201_000006_administration;
+
+pub use m20261201_000006_administration::DEFAULT_ORGANIZATION_ID;
 
 pub struct Migrator;
 
@@ -20,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_sealed_outbox::Migration),
             Box::new(m20261201_000004_guess_slots::Migration),
             Box::new(m20261201_000005_refresh_successor::Migration),
+            Box::new(m20261201_000006_administration::Migration),
         ]
     }
 }

@@ -53,6 +53,10 @@ uuid_id!(
     /// A session's id: one sign-in, shared by its access tokens and its chain of refresh tokens.
     SessionId
 );
+uuid_id!(
+    /// An organization's id. Every user belongs to exactly one.
+    OrganizationId
+);
 
 /// A value the rules refuse, and why, in words for the person who typed it. It names no field:
 /// accounts does not know what an API calls its inputs, so the edge names it ([`Invalid::on`]).
@@ -284,6 +288,40 @@ impl DisplayName {
     }
 }
 
+/// A role code: `^[a-z][a-z0-9_-]{0,31}$`, so it can travel in tokens and headers unescaped.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoleCode(String);
+
+impl RoleCode {
+    pub const ADMIN: &'static str = "admin";
+    pub const SUPERADMIN: &'static str = "superadmin";
+
+    /// # Errors
+    /// `Invalid` unless `raw` matches the pattern exactly (no trimming, no case folding: a code
+    /// is an identifier, not something typed into a form).
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let mut bytes = raw.bytes();
+        let starts_with_letter = bytes.next().is_some_and(|b| b.is_ascii_lowercase());
+        let rest_ok =
+            bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if starts_with_letter && rest_ok && raw.len() <= 32 {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(Invalid::new(
+                "A role code is 1 to 32 characters: a lower-case letter, then lower-case letters, digits, '_' or '-'.",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 /// The local part of the WHATWG "valid email address" rule: one or more of these ASCII characters.
 fn is_web_form_local_part(local: &str) -> bool {
     !local.is_empty()
@@ -452,5 +490,18 @@ mod tests {
         }
         assert!(DisplayName::parse(&"n".repeat(101)).is_err());
         assert!(DisplayName::parse(&"n".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn role_codes_follow_the_pattern_exactly() {
+        for good in ["a", "admin", "billing-viewer", "team_7", &"r".repeat(32)] {
+            assert!(RoleCode::parse(good).is_ok(), "{good:?}");
+        }
+        let too_long = "r".repeat(33);
+        for bad in [
+            "", "Admin", "7up", "-x", "_x", "a b", "a.b", " admin", "rôle", &too_long,
+        ] {
+            assert!(RoleCode::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

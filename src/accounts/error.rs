@@ -24,6 +24,29 @@ pub enum AccountError {
     Unauthenticated,
     #[error("This token is invalid or has expired.")]
     InvalidToken,
+    /// A role code that names no role definition (inputs call it `roles`).
+    #[error("There is no role with the code {0:?}.")]
+    UnknownRole(String),
+    /// A role code already defined (inputs call it `code`).
+    #[error("A role with this code exists already.")]
+    RoleCodeTaken,
+    /// `admin` and `superadmin` cannot be deleted (inputs call it `code`).
+    #[error("Built-in roles cannot be deleted.")]
+    BuiltInRole,
+    /// An organization name in use (inputs call it `name`).
+    #[error("An organization with this name exists already.")]
+    OrganizationNameTaken,
+    /// An id that does not exist or lies outside the caller's reach: the two look the same.
+    #[error("Nothing with this id exists within your reach.")]
+    NotFound,
+    /// Signed in, but not allowed to do this; the text says what is missing.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("This change would leave no active superadmin.")]
+    LastAdmin,
+    /// Only ever after a correct password, so it reveals nothing to a guesser.
+    #[error("This account has been deactivated.")]
+    AccountDisabled,
     #[error("Too many attempts. Try again in {} seconds.", .0.retry_after_seconds())]
     RateLimited(crate::throttle::RateLimited),
     /// Anything unexpected. The source goes to the log, never to the client.

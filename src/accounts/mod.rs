@@ -2,6 +2,7 @@
 //! password resets, profile changes and deletion. Nothing here knows about HTTP or GraphQL;
 //! every state change is one transaction, with the mail it causes written inside it.
 
+pub mod admin;
 mod common_passwords;
 pub mod domain;
 mod error;
@@ -12,6 +13,7 @@ mod registration;
 mod session_cache;
 mod session_events;
 mod sessions;
+mod user_views;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,16 +22,16 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, Set};
 use uuid::Uuid;
 
-use self::domain::{Email, PasswordPolicy, SessionId, UserId};
+use self::domain::{Email, OrganizationId, PasswordPolicy, SessionId, UserId};
 pub use self::error::AccountError;
 pub use self::password_reset::ResetRequestWorker;
 pub use self::profile::ProfileChanges;
 pub use self::session_events::SessionChangeListener;
-use crate::auth::jwt::JwtKeys;
+use crate::auth::jwt::{AccessSubject, JwtKeys};
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
 use crate::auth::secret_box::SecretBox;
-use crate::entities::{refresh_token, session, user};
+use crate::entities::{refresh_token, session};
 use crate::mail::Outbox;
 use crate::metrics::Metrics;
 use crate::throttle::RateLimiter;
@@ -43,27 +45,25 @@ pub struct Caller {
 }
 
 /// An account as the service hands it out: everything but the password hash, which never
-/// leaves this module.
+/// leaves this module. Built with its roles by `user_views`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserView {
     pub id: UserId,
     pub email: Email,
     pub name: Option<String>,
     pub email_verified: bool,
+    pub organization_id: OrganizationId,
+    pub active: bool,
+    /// Role codes, sorted.
+    pub roles: Vec<String>,
+    pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<user::Model> for UserView {
-    fn from(user: user::Model) -> Self {
-        Self {
-            id: UserId::from(user.id),
-            email: Email::from_stored(user.email),
-            name: user.name,
-            email_verified: user.email_verified,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        }
+impl UserView {
+    pub fn has_role(&self, code: &str) -> bool {
+        self.roles.iter().any(|role| role == code)
     }
 }
 
@@ -84,6 +84,11 @@ pub struct AccountSettings {
     pub password_policy: PasswordPolicy,
     /// The reset link template, `{token}` replaced per message. Never built from a request.
     pub reset_url: String,
+    /// The invitation link template, as `reset_url`.
+    pub invite_url: String,
+    pub invite_ttl: Duration,
+    /// False: public `signup` is refused.
+    pub signup_open: bool,
 }
 
 /// What the service works with: the database and the shared machinery built at start-up.
@@ -113,6 +118,7 @@ struct Inner {
     metrics: Metrics,
     successors: SecretBox,
     sessions: session_cache::SessionCache,
+    organizations: admin::KnownOrganizations,
     settings: AccountSettings,
     /// Reset requests for known and unknown emails alike are handed to a background worker, so
     /// that `forgot_password` answers both in the same time.
@@ -134,6 +140,7 @@ impl Accounts {
                 metrics: deps.metrics,
                 successors: deps.successors,
                 sessions: session_cache::SessionCache::default(),
+                organizations: admin::KnownOrganizations::default(),
                 settings,
                 reset_requests,
             }),
@@ -192,12 +199,26 @@ impl Accounts {
         }
         .insert(txn)
         .await?;
-        let access = self.inner.jwt.issue(user.id.into(), session_id.into())?;
+        let access = self.access_token(&user, session_id)?;
         Ok(SignedIn {
             access_token: access.token,
             refresh_token: refresh.token,
             expires_in: access.expires_in,
             user,
         })
+    }
+
+    /// Signs an access token for `user`'s session, with the organization and roles it has now.
+    fn access_token(
+        &self,
+        user: &UserView,
+        session_id: SessionId,
+    ) -> Result<crate::auth::jwt::IssuedAccessToken, AccountError> {
+        Ok(self.inner.jwt.issue(&AccessSubject {
+            user_id: user.id.into(),
+            session_id: session_id.into(),
+            organization_id: user.organization_id.into(),
+            roles: &user.roles,
+        })?)
     }
 }

@@ -53,8 +53,10 @@ impl Accounts {
         let txn = db::begin_write(self.db()).await?;
         let mut issued = 0;
         for email in emails {
+            // A deactivated account gets no reset mail: it could not sign in with it anyway.
             let owner = user::Entity::find()
                 .filter(user::Column::Email.eq(email.as_str()))
+                .filter(user::Column::Active.eq(true))
                 .one(&txn)
                 .await?;
             if let Some(owner) = owner {
@@ -100,6 +102,7 @@ impl Accounts {
             created_at: Set(now),
             expires_at: Set(crate::time::after(now, ttl)),
             used_at: Set(None),
+            purpose: Set(SetPasswordPurpose::Reset.as_str().to_owned()),
         }
         .insert(txn)
         .await?;
@@ -168,6 +171,10 @@ impl Accounts {
         let mut active: user::ActiveModel = owner.clone().into();
         active.password_hash = Set(password_hash);
         active.updated_at = Set(Utc::now());
+        if token.purpose == SetPasswordPurpose::Invitation.as_str() {
+            // The invitation reached this address: it is the owner's.
+            active.email_verified = Set(true);
+        }
         active.update(&txn).await?;
         let owner_id = UserId::from(owner.id);
         revoke_user_sessions(&txn, owner_id, None).await?;
@@ -183,6 +190,23 @@ impl Accounts {
         self.inner.outbox.wake();
         tracing::info!(user.id = %owner.id, "password reset");
         Ok(())
+    }
+}
+
+/// What a set-password token was mailed for. Both are accepted by `reset_password`; they differ
+/// in lifetime and in what the mail says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SetPasswordPurpose {
+    Reset,
+    Invitation,
+}
+
+impl SetPasswordPurpose {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Reset => "reset",
+            Self::Invitation => "invitation",
+        }
     }
 }
 

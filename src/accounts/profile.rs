@@ -11,7 +11,7 @@ use super::lockout;
 use super::password_reset::kill_reset_tokens;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
-use super::{AccountError, Accounts, Caller, UserView};
+use super::{AccountError, Accounts, Caller, UserView, admin, user_views};
 use crate::db;
 use crate::entities::user;
 use crate::mail::{MailKind, templates};
@@ -34,7 +34,10 @@ impl Accounts {
         // The bearer check just read (or reused) this session's user: no second read.
         match self.inner.sessions.user(caller.session_id) {
             Some(user) if user.id == caller.user_id => Ok(UserView::clone(&user)),
-            _ => self.user_of(caller).await.map(UserView::from),
+            _ => {
+                let user = self.user_of(caller).await?;
+                Ok(user_views::view_of(self.db(), user).await?)
+            }
         }
     }
 
@@ -136,7 +139,7 @@ impl Accounts {
         if has_mail {
             self.inner.outbox.wake();
         }
-        Ok(updated.into())
+        Ok(user_views::view_of(self.db(), updated).await?)
     }
 
     /// Deletes the caller's account and everything of theirs (sessions, tokens, pending mail).
@@ -154,6 +157,7 @@ impl Accounts {
         self.check_current_password(&current, password, client)
             .await?;
         let txn = db::begin_write(self.db()).await?;
+        admin::keep_a_superadmin(&txn, caller.user_id).await?;
         // Sessions, tokens and undelivered mail go with the user (ON DELETE CASCADE).
         current.delete(&txn).await?;
         txn.commit().await?;

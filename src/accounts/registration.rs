@@ -6,10 +6,11 @@ use secrecy::SecretString;
 
 use super::domain::{DisplayName, Email, NewPassword, UserId};
 use super::lockout;
-use super::{AccountError, Accounts, SignedIn};
+use super::{AccountError, Accounts, SignedIn, UserView, user_views};
 use crate::db;
 use crate::entities::user;
 use crate::throttle::ClientAddr;
+use migration::DEFAULT_ORGANIZATION_ID;
 
 impl Accounts {
     /// Creates an account and signs it in. The password was checked against `email` with
@@ -24,6 +25,11 @@ impl Accounts {
         password: NewPassword,
         name: Option<DisplayName>,
     ) -> Result<SignedIn, AccountError> {
+        if !self.inner.settings.signup_open {
+            return Err(AccountError::Forbidden(
+                "Sign-up is closed: ask an administrator for an account.",
+            ));
+        }
         // A cheap early answer; the unique index below settles races.
         if self.find_user_by_email(&email).await?.is_some() {
             return Err(AccountError::EmailTaken);
@@ -39,6 +45,9 @@ impl Accounts {
             name: Set(name.map(DisplayName::into_string)),
             password_hash: Set(password_hash),
             email_verified: Set(false),
+            organization_id: Set(DEFAULT_ORGANIZATION_ID),
+            active: Set(true),
+            last_login_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -49,7 +58,9 @@ impl Accounts {
             Err(error) if db::is_unique_violation(&error) => return Err(AccountError::EmailTaken),
             Err(error) => return Err(error.into()),
         };
-        let signed_in = self.start_session(&txn, user.into()).await?;
+        let signed_in = self
+            .start_session(&txn, UserView::with_roles(user, Vec::new()))
+            .await?;
         txn.commit().await?;
         tracing::info!(user.id = %signed_in.user.id, "account created");
         Ok(signed_in)
@@ -90,6 +101,13 @@ impl Accounts {
             return Err(AccountError::InvalidCredentials);
         };
 
+        if !user.active {
+            // The right password: saying so is no help to a guesser, and tells the owner why.
+            slot.give_back(self.db()).await?;
+            self.inner.metrics.login("disabled");
+            return Err(AccountError::AccountDisabled);
+        }
+
         let new_hash = if verification.needs_rehash {
             Some(
                 self.inner
@@ -101,16 +119,15 @@ impl Accounts {
             None
         };
         let txn = db::begin_write(self.db()).await?;
-        let user = match new_hash {
-            Some(hash) => {
-                let mut active: user::ActiveModel = user.into();
-                active.password_hash = Set(hash);
-                active.update(&txn).await?
-            }
-            None => user,
-        };
+        let mut signing_in: user::ActiveModel = user.into();
+        if let Some(hash) = new_hash {
+            signing_in.password_hash = Set(hash);
+        }
+        signing_in.last_login_at = Set(Some(Utc::now()));
+        let user = signing_in.update(&txn).await?;
         slot.give_back(&txn).await?;
-        let signed_in = self.start_session(&txn, user.into()).await?;
+        let user = user_views::view_of(&txn, user).await?;
+        let signed_in = self.start_session(&txn, user).await?;
         txn.commit().await?;
         self.inner.metrics.login("success");
         tracing::info!(user.id = %signed_in.user.id, "signed in");

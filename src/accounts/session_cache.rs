@@ -93,6 +93,16 @@ impl SessionCache {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         entries.retain(|_, entry| entry.user.id != user_id);
     }
+
+    /// Forgets every entry (a role definition deleted).
+    pub fn forget_everyone(&self) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub(super) enum SessionChange {
     Session(SessionId),
     /// A user changed: sessions revoked, profile changed, or the account deleted.
     User(UserId),
+    /// Users beyond counting changed at once (a role definition deleted).
+    Everyone,
 }
 
 impl SessionChange {
@@ -28,10 +30,14 @@ impl SessionChange {
         match self {
             Self::Session(id) => format!("session:{id}"),
             Self::User(id) => format!("user:{id}"),
+            Self::Everyone => "everyone".to_owned(),
         }
     }
 
     fn decode(payload: &str) -> Option<Self> {
+        if payload == "everyone" {
+            return Some(Self::Everyone);
+        }
         let (kind, id) = payload.split_once(':')?;
         let id: Uuid = id.parse().ok()?;
         match kind {
@@ -63,6 +69,7 @@ impl Accounts {
         match change {
             SessionChange::Session(id) => self.inner.sessions.forget_session(id),
             SessionChange::User(id) => self.inner.sessions.forget_user(id),
+            SessionChange::Everyone => self.inner.sessions.forget_everyone(),
         }
     }
 
@@ -131,6 +138,7 @@ mod tests {
         for change in [
             SessionChange::Session(id.into()),
             SessionChange::User(id.into()),
+            SessionChange::Everyone,
         ] {
             assert_eq!(SessionChange::decode(&change.encode()), Some(change));
         }

@@ -8,10 +8,11 @@ use uuid::Uuid;
 
 use super::domain::{SessionId, UserId};
 use super::session_events::SessionChange;
-use super::{AccountError, Accounts, Caller, SignedIn, UserView};
+use super::{AccountError, Accounts, Caller, SignedIn, UserView, user_views};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
 use crate::entities::{refresh_token, session, user};
+use std::sync::Arc;
 
 impl Accounts {
     /// The caller behind an access token, if the token is valid and its session still alive.
@@ -28,28 +29,41 @@ impl Accounts {
             user_id: UserId::from(claims.sub),
             session_id: SessionId::from(claims.sid),
         };
+        Ok(self.live_user(caller).await?.map(|_| caller))
+    }
+
+    /// The user of the caller's session while the session is alive and the account active:
+    /// from the session cache when it was read less than a second ago, else from the database.
+    ///
+    /// # Errors
+    /// A database error.
+    pub(super) async fn live_user(
+        &self,
+        caller: Caller,
+    ) -> Result<Option<Arc<UserView>>, AccountError> {
         let cache = &self.inner.sessions;
         if let Some(user) = cache.user(caller.session_id) {
-            return Ok((user.id == caller.user_id).then_some(caller));
+            return Ok((user.id == caller.user_id).then_some(user));
         }
         let epoch = cache.epoch();
         let read_at = std::time::Instant::now();
-        let live = session::Entity::find_by_id(claims.sid)
-            .filter(session::Column::UserId.eq(claims.sub))
+        let live = session::Entity::find_by_id(Uuid::from(caller.session_id))
+            .filter(session::Column::UserId.eq(Uuid::from(caller.user_id)))
             .filter(session::Column::RevokedAt.is_null())
             .find_also_related(user::Entity)
             .one(self.db())
             .await?;
+        // A deactivated account's sessions are revoked with it; the flag is checked too so that
+        // no path can leave one signed in.
         let Some((_, Some(user))) = live else {
             return Ok(None);
         };
-        cache.remember(
-            epoch,
-            caller.session_id,
-            std::sync::Arc::new(UserView::from(user)),
-            read_at,
-        );
-        Ok(Some(caller))
+        if !user.active {
+            return Ok(None);
+        }
+        let user = Arc::new(user_views::view_of(self.db(), user).await?);
+        cache.remember(epoch, caller.session_id, Arc::clone(&user), read_at);
+        Ok(Some(user))
     }
 
     /// Trades a refresh token for a new pair. The presented token is used up; presenting it
@@ -79,9 +93,11 @@ impl Accounts {
         else {
             return Err(AccountError::InvalidToken);
         };
-        if session.revoked_at.is_some() || token.expires_at <= now {
+        if session.revoked_at.is_some() || token.expires_at <= now || !owner.active {
             return Err(AccountError::InvalidToken);
         }
+        // Roles granted since the last refresh reach the new access token.
+        let owner = user_views::view_of(&txn, owner).await?;
 
         // Use the token up with a conditional update: of concurrent refreshes, one wins, and
         // leaves its successor (sealed, bound to this row) for the others to be answered with.
@@ -104,7 +120,7 @@ impl Accounts {
         if used_now {
             forget_successors(&txn, session.id, now - interval).await?;
             let signed_in = self
-                .continue_session(&txn, owner.into(), session.id.into(), successor)
+                .continue_session(&txn, owner, session.id.into(), successor)
                 .await?;
             txn.commit().await?;
             return Ok(signed_in);
@@ -113,12 +129,12 @@ impl Accounts {
         match self.live_successor(&txn, token.id, now).await? {
             Some(live) => {
                 txn.commit().await?;
-                let access = self.inner.jwt.issue(owner.id, session.id)?;
+                let access = self.access_token(&owner, session.id.into())?;
                 Ok(SignedIn {
                     access_token: access.token,
                     refresh_token: live,
                     expires_in: access.expires_in,
-                    user: owner.into(),
+                    user: owner,
                 })
             }
             None => {
@@ -240,7 +256,7 @@ pub(super) async fn revoke_user_sessions<C: ConnectionTrait>(
     txn: &C,
     user_id: UserId,
     keep: Option<SessionId>,
-) -> Result<(), AccountError> {
+) -> Result<u64, AccountError> {
     let mut update = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(session::Column::UserId.eq(Uuid::from(user_id)))
@@ -248,6 +264,5 @@ pub(super) async fn revoke_user_sessions<C: ConnectionTrait>(
     if let Some(keep) = keep {
         update = update.filter(session::Column::Id.ne(Uuid::from(keep)));
     }
-    update.exec(txn).await?;
-    Ok(())
+    Ok(update.exec(txn).await?.rows_affected)
 }

@@ -24,6 +24,20 @@ pub struct AccessClaims {
     pub iss: String,
     pub aud: String,
     pub jti: Uuid,
+    /// The user's organization. Absent (nil) in tokens signed before organizations existed.
+    #[serde(default)]
+    pub org: Uuid,
+    /// The user's role codes when the token was signed; latchkey itself checks the live ones.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// Whom an access token is for.
+pub struct AccessSubject<'a> {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub organization_id: Uuid,
+    pub roles: &'a [String],
 }
 
 /// Signing and verification keys, decoded once at start-up.
@@ -80,20 +94,21 @@ impl JwtKeys {
     /// Only if serialisation fails, which the claim types rule out in practice.
     pub fn issue(
         &self,
-        user_id: Uuid,
-        session_id: Uuid,
+        subject: &AccessSubject<'_>,
     ) -> Result<IssuedAccessToken, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let expires_in = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
         let claims = AccessClaims {
-            sub: user_id,
-            sid: session_id,
+            sub: subject.user_id,
+            sid: subject.session_id,
             iat: now,
             exp: now.saturating_add(expires_in),
             nbf: None,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             jti: Uuid::new_v4(),
+            org: subject.organization_id,
+            roles: subject.roles.to_vec(),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(TOKEN_TYPE.to_owned());
@@ -124,12 +139,23 @@ mod tests {
         JwtKeys::new(SECRET, "latchkey", "latchkey", Duration::from_secs(900))
     }
 
+    fn subject(user_id: Uuid, session_id: Uuid, roles: &[String]) -> AccessSubject<'_> {
+        AccessSubject {
+            user_id,
+            session_id,
+            organization_id: Uuid::from_u128(7),
+            roles,
+        }
+    }
+
     #[test]
     fn an_issued_token_verifies_and_names_user_and_session() {
         let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
-        let issued = keys().issue(user, session).unwrap();
+        let roles = vec!["admin".to_owned(), "billing".to_owned()];
+        let issued = keys().issue(&subject(user, session, &roles)).unwrap();
         let claims = keys().verify(&issued.token).expect("valid");
         assert_eq!((claims.sub, claims.sid), (user, session));
+        assert_eq!((claims.org, claims.roles), (Uuid::from_u128(7), roles));
         assert_eq!(issued.expires_in, 900);
     }
 
@@ -145,6 +171,8 @@ mod tests {
             iss: "latchkey".into(),
             aud: "latchkey".into(),
             jti: Uuid::new_v4(),
+            org: Uuid::new_v4(),
+            roles: Vec::new(),
         };
         let plain = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -157,7 +185,9 @@ mod tests {
 
     #[test]
     fn other_audiences_issuers_and_keys_are_refused() {
-        let issued = keys().issue(Uuid::new_v4(), Uuid::new_v4()).unwrap();
+        let issued = keys()
+            .issue(&subject(Uuid::new_v4(), Uuid::new_v4(), &[]))
+            .unwrap();
         let other_audience = JwtKeys::new(SECRET, "latchkey", "other", Duration::from_secs(900));
         let other_issuer = JwtKeys::new(SECRET, "other", "latchkey", Duration::from_secs(900));
         let other_key = JwtKeys::new(

@@ -83,6 +83,8 @@ impl PasswordHasher {
         password: SecretString,
         stored: Option<String>,
     ) -> Result<Verification, HashError> {
+        // An account without a password yet (an invitation) is verified like an unknown one.
+        let stored = stored.filter(|hash| hash != NO_PASSWORD);
         let account_exists = stored.is_some();
         let dummy_hash = Arc::clone(&self.inner.dummy_hash);
         let params = self.inner.params.clone();
@@ -123,6 +125,10 @@ impl PasswordHasher {
         Ok(self.inner.pool.run(work).await?)
     }
 }
+
+/// The stored hash of an account created without a password: no password verifies against it,
+/// and checking one costs what checking a wrong one costs.
+pub const NO_PASSWORD: &str = "!";
 
 /// argon2id v1.3 with `params`: how new passwords are hashed (the benchmark builds its
 /// ceilings and seeded hashes from this too, so the two can never disagree on the cost).

@@ -3,8 +3,11 @@
 
 pub mod account_guess;
 pub mod login_attempt;
+pub mod organization;
 pub mod outbox;
 pub mod password_reset_token;
 pub mod refresh_token;
+pub mod role;
 pub mod session;
 pub mod user;
+pub mod user_role;

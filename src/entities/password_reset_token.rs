@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// A password-reset token, known only by its SHA-256 digest.
+/// A set-password token, known only by its SHA-256 digest: a reset the user asked for, or an
+/// invitation for an account an administrator created without a password (`purpose`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "password_reset_tokens")]
 pub struct Model {
@@ -12,6 +13,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
+    pub purpose: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,10 @@ pub struct Model {
     pub name: Option<String>,
     pub password_hash: String,
     pub email_verified: bool,
+    pub organization_id: Uuid,
+    /// False: the account can neither sign in nor refresh, and gets no reset mail.
+    pub active: bool,
+    pub last_login_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -11,12 +11,7 @@ use crate::throttle::RateLimited;
 pub fn to_graphql(ctx: &Context<'_>, error: AccountError) -> async_graphql::Error {
     let message = error.to_string();
     match error {
-        AccountError::InvalidInput(field) => {
-            async_graphql::Error::new(message).extend_with(|_, ext| {
-                ext.set("code", "BAD_USER_INPUT");
-                ext.set("field", field.field);
-            })
-        }
+        AccountError::InvalidInput(field) => bad_input(message, field.field),
         // Resolvers name these with their own fields (as `InvalidInput`); one that gets here
         // was not named, which is a bug: refuse rather than answer without the field.
         AccountError::NewPasswordRefused(_) | AccountError::CurrentPasswordRequired => {
@@ -29,6 +24,13 @@ pub fn to_graphql(ctx: &Context<'_>, error: AccountError) -> async_graphql::Erro
         AccountError::InvalidCredentials => coded(message, "INVALID_CREDENTIALS"),
         AccountError::Unauthenticated => unauthenticated(),
         AccountError::InvalidToken => coded(message, "INVALID_TOKEN"),
+        AccountError::UnknownRole(_) => bad_input(message, "roles"),
+        AccountError::RoleCodeTaken | AccountError::BuiltInRole => bad_input(message, "code"),
+        AccountError::OrganizationNameTaken => bad_input(message, "name"),
+        AccountError::NotFound => coded(message, "NOT_FOUND"),
+        AccountError::Forbidden(_) => coded(message, "FORBIDDEN"),
+        AccountError::LastAdmin => coded(message, "LAST_ADMIN"),
+        AccountError::AccountDisabled => coded(message, "ACCOUNT_DISABLED"),
         AccountError::RateLimited(refusal) => rate_limited(refusal),
         AccountError::Internal(source) => internal_error(ctx, &error_chain(source.as_ref())),
     }
@@ -78,6 +80,13 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     line
+}
+
+fn bad_input(message: String, field: &'static str) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, ext| {
+        ext.set("code", "BAD_USER_INPUT");
+        ext.set("field", field);
+    })
 }
 
 fn coded(message: String, code: &'static str) -> async_graphql::Error {

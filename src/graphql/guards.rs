@@ -44,7 +44,7 @@ mod tests {
         limiter: Option<RateLimiter>,
         client: Option<ClientAddr>,
     ) -> Option<String> {
-        let mut schema = Schema::build(Query, Mutation::default(), EmptySubscription);
+        let mut schema = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
         if let Some(limiter) = limiter {
             schema = schema.data(limiter);
         }

@@ -1,10 +1,12 @@
 //! The GraphQL API: schema building, thin resolvers that validate and
 //! call `accounts`, and the one place where service errors become `extensions.code`s.
 
+mod admin;
 pub mod context;
 pub mod errors;
 mod extension;
 mod guards;
+mod input;
 mod limits;
 mod mutation;
 mod query;
@@ -29,7 +31,7 @@ pub type LatchkeySchema = Schema<Query, Mutation, EmptySubscription>;
 /// behind `limits`, which holds documents to the same bounds (and more) before these run.
 fn builder(bounds: Bounds) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     let as_usize = |bound: u64| usize::try_from(bound).unwrap_or(usize::MAX);
-    Schema::build(Query, Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(as_usize(bounds.depth))
         .limit_complexity(as_usize(bounds.complexity))
 }

@@ -1,15 +1,18 @@
-use async_graphql::{Context, Object};
+use async_graphql::{Context, MergedObject, Object};
 
 use super::context::require_caller;
 use super::errors::OrGraphql as _;
 use super::types::User;
 use crate::accounts::Accounts;
 
+#[derive(MergedObject, Default)]
+pub struct Query(AccountQuery, super::admin::AdminQuery);
+
 #[derive(Default)]
-pub struct Query;
+pub struct AccountQuery;
 
 #[Object]
-impl Query {
+impl AccountQuery {
     /// The signed-in user. Needs a valid access token.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         let caller = require_caller(ctx)?;

@@ -2,13 +2,17 @@
 //! nothing that is not listed here has a path to the wire (the password hash never leaves
 //! `accounts` at all).
 
-use async_graphql::{ID, InputObject, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::accounts::{SignedIn, UserView};
+use super::errors::{OrGraphql as _, internal_error};
+use crate::accounts::admin::OrganizationView;
+use crate::accounts::domain::OrganizationId;
+use crate::accounts::{Accounts, SignedIn, UserView};
 
 /// An account.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct User {
     /// Stable, never reused, even after the account is deleted.
     pub id: ID,
@@ -18,10 +22,35 @@ pub struct User {
     pub name: Option<String>,
     /// Whether the address has been confirmed. False after signup and after an email change.
     pub email_verified: bool,
+    /// Role codes, sorted. They reach access tokens (the `roles` claim) at the next refresh.
+    pub roles: Vec<String>,
+    /// False once an administrator deactivated the account: it can neither sign in nor refresh.
+    pub active: bool,
+    /// When the account last signed in with its password; null if never.
+    pub last_login_at: Option<DateTime<Utc>>,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
     /// When the account was last changed.
     pub updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub organization_id: OrganizationId,
+}
+
+#[ComplexObject]
+impl User {
+    /// The organization the account belongs to.
+    async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
+        let accounts = ctx.data_unchecked::<Accounts>();
+        match accounts
+            .organization(self.organization_id)
+            .await
+            .or_graphql(ctx)?
+        {
+            Some(organization) => Ok(organization.into()),
+            // Organizations are never deleted: a user without one is a broken database.
+            None => Err(internal_error(ctx, "a user's organization does not exist")),
+        }
+    }
 }
 
 impl From<UserView> for User {
@@ -31,8 +60,30 @@ impl From<UserView> for User {
             email: user.email.into_string(),
             name: user.name,
             email_verified: user.email_verified,
+            roles: user.roles,
+            active: user.active,
+            last_login_at: user.last_login_at,
             created_at: user.created_at,
             updated_at: user.updated_at,
+            organization_id: user.organization_id,
+        }
+    }
+}
+
+/// A tenant: every user belongs to exactly one. A fresh install has one, named `default`.
+#[derive(SimpleObject)]
+pub struct Organization {
+    pub id: ID,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<OrganizationView> for Organization {
+    fn from(organization: OrganizationView) -> Self {
+        Self {
+            id: ID(organization.id.to_string()),
+            name: organization.name,
+            created_at: organization.created_at,
         }
     }
 }

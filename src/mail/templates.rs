@@ -12,6 +12,8 @@ pub enum MailKind {
     PasswordReset,
     PasswordChanged,
     EmailChanged,
+    /// A set-password link for an account an administrator created without a password.
+    Invitation,
 }
 
 impl MailKind {
@@ -20,6 +22,7 @@ impl MailKind {
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
             Self::EmailChanged => "email_changed",
+            Self::Invitation => "invitation",
         }
     }
 }
@@ -57,8 +60,12 @@ fn environment() -> &'static Environment<'static> {
     static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
     ENVIRONMENT.get_or_init(|| {
         let mut env = Environment::new();
-        for (name, source) in template_files!("password_reset", "password_changed", "email_changed")
-        {
+        for (name, source) in template_files!(
+            "password_reset",
+            "password_changed",
+            "email_changed",
+            "invitation"
+        ) {
             env.add_template(name, source)
                 .expect("mail templates are valid");
         }

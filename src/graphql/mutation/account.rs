@@ -1,10 +1,10 @@
 use async_graphql::{Context, Object};
 
-use super::input::parse_optional;
 use crate::accounts::domain::{DisplayName, Email, FieldError};
 use crate::accounts::{AccountError, Accounts, ProfileChanges};
 use crate::graphql::context::{client_addr, require_caller};
 use crate::graphql::errors::OrGraphql as _;
+use crate::graphql::input::parse_optional;
 use crate::graphql::types::{UpdateMeInput, User};
 
 #[derive(Default)]

@@ -1,7 +1,6 @@
 //! Mutations, split by area and merged into one root type.
 
 mod account;
-mod input;
 mod password;
 mod session;
 
@@ -12,4 +11,5 @@ pub struct Mutation(
     session::SessionMutation,
     password::PasswordMutation,
     account::AccountMutation,
+    super::admin::AdminMutation,
 );

@@ -1,10 +1,10 @@
 use async_graphql::{Context, Object};
 
-use super::input::OrField as _;
 use crate::accounts::domain::Email;
 use crate::accounts::{AccountError, Accounts};
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::guards::Throttled;
+use crate::graphql::input::OrField as _;
 use crate::graphql::types::ResetPasswordInput;
 use crate::throttle::Limit;
 

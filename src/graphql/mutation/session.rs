@@ -1,11 +1,11 @@
 use async_graphql::{Context, Object};
 
-use super::input::{OrField as _, parse_optional};
 use crate::accounts::Accounts;
 use crate::accounts::domain::{DisplayName, Email};
 use crate::graphql::context::client_addr;
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::guards::Throttled;
+use crate::graphql::input::{OrField as _, parse_optional};
 use crate::graphql::types::{AuthPayload, LoginInput, SignupInput};
 use crate::throttle::Limit;
 

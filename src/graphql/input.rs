@@ -8,7 +8,7 @@ use crate::accounts::domain::Invalid;
 use crate::graphql::errors::to_graphql;
 
 /// `Email::parse(&input.email).or_field(ctx, "email")?` in resolvers.
-pub(super) trait OrField<T> {
+pub(crate) trait OrField<T> {
     /// # Errors
     /// `BAD_USER_INPUT` with `extensions.field` set to `field`.
     fn or_field(self, ctx: &Context<'_>, field: &'static str) -> async_graphql::Result<T>;
@@ -25,7 +25,7 @@ impl<T> OrField<T> for Result<T, Invalid> {
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for `field` when the value is given and refused.
-pub(super) fn parse_optional<T>(
+pub(crate) fn parse_optional<T>(
     ctx: &Context<'_>,
     field: &'static str,
     raw: Option<&str>,
