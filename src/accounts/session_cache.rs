@@ -117,6 +117,10 @@ mod tests {
             email: Email::from_stored("ada@example.com".into()),
             name: None,
             email_verified: false,
+            organization_id: crate::accounts::domain::OrganizationId::random(),
+            active: true,
+            roles: Vec::new(),
+            last_login_at: None,
             created_at: now,
             updated_at: now,
         })
