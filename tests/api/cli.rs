@@ -528,3 +528,146 @@ fn response_header(address: &str, path: &str, name: &str) -> String {
         })
         .unwrap_or_else(|| panic!("no {name} in {response}"))
 }
+
+/// `latchkey admin create ARGS` in `dir`, with `stdin` as its standard input.
+fn admin_create(dir: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = latchkey(dir)
+        .args(["admin", "create"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Signs in on a server started in `dir` and returns the answer.
+fn login_on_fresh_server(dir: &Path, email: &str, password: &str) -> String {
+    let mut child = latchkey(dir)
+        .env("LATCHKEY_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = wait_until_listening(&mut child);
+    let response = post_graphql(
+        &address,
+        &json!({
+            "query": "mutation($input: LoginInput!) { login(input: $input) { user { email roles } } }",
+            "variables": {"input": {"email": email, "password": password}},
+        }),
+    );
+    stop(&mut child);
+    response
+}
+
+#[test]
+fn admin_create_makes_one_superadmin_and_changes_nothing_when_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = admin_create(
+        dir.path(),
+        &["--email", "Root@Example.com", "--name", "Root"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("created"));
+
+    let again = admin_create(
+        dir.path(),
+        &["--email", "root@example.com"],
+        "a different password entirely\n",
+    );
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing changed"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+
+    // The first password stands; the account is the one superadmin.
+    let signed_in = login_on_fresh_server(dir.path(), "root@example.com", PASSWORD);
+    assert!(
+        signed_in.contains(r#""user":{"email":"root@example.com","roles":["superadmin"]}"#),
+        "{signed_in}"
+    );
+    let refused = login_on_fresh_server(
+        dir.path(),
+        "root@example.com",
+        "a different password entirely",
+    );
+    assert!(refused.contains("INVALID_CREDENTIALS"), "{refused}");
+}
+
+#[test]
+fn admin_create_never_takes_a_password_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let on_argv = admin_create(
+        dir.path(),
+        &["--email", "root@example.com", "--password", PASSWORD],
+        "",
+    );
+    assert_eq!(on_argv.status.code(), Some(2), "a bad setting");
+    let stderr = String::from_utf8_lossy(&on_argv.stderr);
+    assert!(stderr.contains("--password"), "{stderr}");
+    assert!(
+        !stderr.contains(PASSWORD),
+        "the password is not echoed: {stderr}"
+    );
+    assert!(
+        !dir.path().join("latchkey.db").exists(),
+        "nothing was written"
+    );
+
+    // From a file, and a weak one is refused with nothing written.
+    let weak = dir.path().join("weak");
+    std::fs::write(&weak, "password\n").unwrap();
+    let refused = admin_create(
+        dir.path(),
+        &[
+            "--email",
+            "root@example.com",
+            "--password-file",
+            weak.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(!refused.status.success());
+    let file = dir.path().join("password");
+    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
+    let created = admin_create(
+        dir.path(),
+        &[
+            "--email",
+            "root@example.com",
+            "--password-file",
+            file.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let signed_in = login_on_fresh_server(dir.path(), "root@example.com", PASSWORD);
+    assert!(
+        signed_in.contains(r#""roles":["superadmin"]"#),
+        "{signed_in}"
+    );
+}

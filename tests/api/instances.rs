@@ -133,6 +133,18 @@ impl Instance {
         .await
     }
 
+    async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("http://{}/graphql", self.address))
+            .header("x-forwarded-for", "192.0.2.9")
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
     async fn me(&self, token: &str) -> Value {
         self.operation("192.0.2.1", Some(token), &ME, json!({}))
             .await
@@ -337,6 +349,77 @@ async fn a_revocation_on_one_instance_holds_on_the_other_at_once() {
         .await;
     assert_eq!(deleted["data"]["deleteMe"], true, "{deleted}");
     refused_on(&b, &mine).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_demotion_on_one_instance_holds_on_the_other_at_once() {
+    let Some((database, a, b, _smtp)) = two_instances(&[]).await else {
+        return;
+    };
+    let root = {
+        let app_db = sea_orm::Database::connect(database.url()).await.unwrap();
+        latchkey::accounts::admin::bootstrap::ensure_superadmin(
+            &app_db,
+            &latchkey::auth::password::PasswordHasher::new(
+                latchkey::auth::password::PasswordHasher::default_params(),
+                1,
+            )
+            .unwrap(),
+            latchkey::accounts::domain::PasswordPolicy::default(),
+            latchkey::accounts::domain::Email::parse("root@example.com").unwrap(),
+            None,
+            || Ok(PASSWORD.to_owned()),
+        )
+        .await
+        .unwrap();
+        tokens(
+            &a.login("10.0.0.1", "root@example.com", PASSWORD).await,
+            "login",
+        )
+        .0
+    };
+    let created = a
+        .graphql(
+            Some(&root),
+            "mutation($input: CreateUserInput!) { createUser(input: $input) { id } }",
+            json!({"input": {"email": "admin@example.com", "password": PASSWORD, "roles": ["admin"]}}),
+        )
+        .await;
+    let admin_id = created["data"]["createUser"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (admin, _) = tokens(
+        &b.login("10.0.0.2", "admin@example.com", PASSWORD).await,
+        "login",
+    );
+    let list = "{ users { totalCount } }";
+    assert_eq!(
+        b.graphql(Some(&admin), list, json!({})).await["data"]["users"]["totalCount"],
+        2
+    );
+
+    let demoted = a
+        .graphql(
+            Some(&root),
+            "mutation($id: ID!) { updateUser(id: $id, input: { roles: [] }) { roles } }",
+            json!({"id": admin_id}),
+        )
+        .await;
+    assert_eq!(
+        demoted["data"]["updateUser"]["roles"],
+        json!([]),
+        "{demoted}"
+    );
+    refused_on(&b, &admin).await;
+    let (again, _) = tokens(
+        &b.login("10.0.0.2", "admin@example.com", PASSWORD).await,
+        "login",
+    );
+    assert_eq!(
+        error_code(&b.graphql(Some(&again), list, json!({})).await),
+        "FORBIDDEN"
+    );
 }
 
 /// Polls `instance` until it refuses `token`. Instances remember a live session for at most one

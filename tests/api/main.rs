@@ -8,6 +8,8 @@ mod helpers;
 mod postgres;
 mod smtp_sink;
 
+mod admin_authorization;
+mod admin_status;
 mod cli;
 mod delete_me;
 mod graphql_document_size;

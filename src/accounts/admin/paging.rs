@@ -27,8 +27,8 @@ impl Cursor {
     }
 
     fn decode(text: &str) -> Option<Self> {
-        // Real cursors are 44 characters; anything much longer is not one.
-        if text.len() > 64 {
+        // Real cursors are at most 70 characters; anything much longer is not one.
+        if text.len() > 96 {
             return None;
         }
         let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(text).ok()?).ok()?;
