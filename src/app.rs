@@ -124,6 +124,7 @@ impl Application {
                     .unwrap_or_else(|| settings.reset_url.clone()),
                 invite_ttl: settings.invite_token_ttl,
                 signup_open: settings.signup == crate::config::SignupMode::Open,
+                session_max_age: settings.session_max_age,
             },
         );
         let session_listener = accounts.session_change_listener();

@@ -181,6 +181,10 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_positive_duration)]
     pub refresh_token_ttl: Duration,
 
+    /// A session ends this long after its login, however often it is refreshed.
+    #[arg(long, env = "LATCHKEY_SESSION_MAX_AGE", default_value = "90d", value_parser = parse_positive_duration)]
+    pub session_max_age: Duration,
+
     #[arg(long, env = "LATCHKEY_RESET_TOKEN_TTL", default_value = "1h", value_parser = parse_positive_duration)]
     pub reset_token_ttl: Duration,
 

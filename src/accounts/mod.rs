@@ -7,6 +7,7 @@ mod common_passwords;
 pub mod domain;
 mod error;
 mod lockout;
+mod my_sessions;
 mod password_reset;
 mod profile;
 mod registration;
@@ -24,6 +25,7 @@ use uuid::Uuid;
 
 use self::domain::{Email, OrganizationId, PasswordPolicy, SessionId, UserId};
 pub use self::error::AccountError;
+pub use self::my_sessions::SessionView;
 pub use self::password_reset::ResetRequestWorker;
 pub use self::profile::ProfileChanges;
 pub use self::session_events::SessionChangeListener;
@@ -67,6 +69,14 @@ impl UserView {
     }
 }
 
+/// Where a session is used from: the client address (as the rate limits resolve it) and the
+/// user agent, cut to 256 characters. Shown to the user in their list of sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionOrigin {
+    pub ip: std::net::IpAddr,
+    pub user_agent: Option<String>,
+}
+
 /// The result of signing in: tokens for the client and the user they belong to.
 pub struct SignedIn {
     pub access_token: String,
@@ -89,6 +99,8 @@ pub struct AccountSettings {
     pub invite_ttl: Duration,
     /// False: public `signup` is refused.
     pub signup_open: bool,
+    /// A session ends this long after its login, however often it is refreshed.
+    pub session_max_age: Duration,
 }
 
 /// What the service works with: the database and the shared machinery built at start-up.
@@ -164,6 +176,7 @@ impl Accounts {
         &self,
         txn: &C,
         user: UserView,
+        origin: &SessionOrigin,
     ) -> Result<SignedIn, AccountError> {
         let now = Utc::now();
         let session_id = SessionId::random();
@@ -172,6 +185,9 @@ impl Accounts {
             user_id: Set(user.id.into()),
             created_at: Set(now),
             revoked_at: Set(None),
+            last_used_at: Set(None),
+            ip_address: Set(Some(origin.ip.to_string())),
+            user_agent: Set(origin.user_agent.clone()),
         }
         .insert(txn)
         .await?;

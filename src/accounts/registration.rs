@@ -6,7 +6,7 @@ use secrecy::SecretString;
 
 use super::domain::{DisplayName, Email, NewPassword, UserId};
 use super::lockout;
-use super::{AccountError, Accounts, SignedIn, UserView, user_views};
+use super::{AccountError, Accounts, SessionOrigin, SignedIn, UserView, user_views};
 use crate::db;
 use crate::entities::user;
 use crate::throttle::ClientAddr;
@@ -24,6 +24,7 @@ impl Accounts {
         email: Email,
         password: NewPassword,
         name: Option<DisplayName>,
+        origin: &SessionOrigin,
     ) -> Result<SignedIn, AccountError> {
         if !self.inner.settings.signup_open {
             return Err(AccountError::Forbidden(
@@ -59,7 +60,7 @@ impl Accounts {
             Err(error) => return Err(error.into()),
         };
         let signed_in = self
-            .start_session(&txn, UserView::with_roles(user, Vec::new()))
+            .start_session(&txn, UserView::with_roles(user, Vec::new()), origin)
             .await?;
         txn.commit().await?;
         tracing::info!(user.id = %signed_in.user.id, "account created");
@@ -78,6 +79,7 @@ impl Accounts {
         email: Email,
         password: &str,
         client: ClientAddr,
+        user_agent: Option<String>,
     ) -> Result<SignedIn, AccountError> {
         // Refused before any password check, whether or not the email has an account.
         let slot = match lockout::take_slot(self.db(), email.as_str(), client).await? {
@@ -127,7 +129,11 @@ impl Accounts {
         let user = signing_in.update(&txn).await?;
         slot.give_back(&txn).await?;
         let user = user_views::view_of(&txn, user).await?;
-        let signed_in = self.start_session(&txn, user).await?;
+        let origin = SessionOrigin {
+            ip: client.ip(),
+            user_agent,
+        };
+        let signed_in = self.start_session(&txn, user, &origin).await?;
         txn.commit().await?;
         self.inner.metrics.login("success");
         tracing::info!(user.id = %signed_in.user.id, "signed in");

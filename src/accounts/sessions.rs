@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::domain::{SessionId, UserId};
 use super::session_events::SessionChange;
-use super::{AccountError, Accounts, Caller, SignedIn, UserView, user_views};
+use super::{AccountError, Accounts, Caller, SessionOrigin, SignedIn, UserView, user_views};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
 use crate::entities::{refresh_token, session, user};
@@ -50,6 +50,7 @@ impl Accounts {
         let live = session::Entity::find_by_id(Uuid::from(caller.session_id))
             .filter(session::Column::UserId.eq(Uuid::from(caller.user_id)))
             .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::CreatedAt.gt(Utc::now() - self.max_session_age()))
             .find_also_related(user::Entity)
             .one(self.db())
             .await?;
@@ -75,7 +76,11 @@ impl Accounts {
     /// # Errors
     /// `InvalidToken` for an unknown, expired, revoked or reused token.
     #[tracing::instrument(skip_all)]
-    pub async fn refresh(&self, presented: &str) -> Result<SignedIn, AccountError> {
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        origin: &SessionOrigin,
+    ) -> Result<SignedIn, AccountError> {
         let digest = opaque_token::digest(presented);
         let now = Utc::now();
         let txn = db::begin_write(self.db()).await?;
@@ -93,7 +98,8 @@ impl Accounts {
         else {
             return Err(AccountError::InvalidToken);
         };
-        if session.revoked_at.is_some() || token.expires_at <= now || !owner.active {
+        let over_age = session.created_at <= now - self.max_session_age();
+        if session.revoked_at.is_some() || token.expires_at <= now || over_age || !owner.active {
             return Err(AccountError::InvalidToken);
         }
         // Roles granted since the last refresh reach the new access token.
@@ -119,6 +125,7 @@ impl Accounts {
             == 1;
         if used_now {
             forget_successors(&txn, session.id, now - interval).await?;
+            record_use(&txn, session.id, now, origin).await?;
             let signed_in = self
                 .continue_session(&txn, owner, session.id.into(), successor)
                 .await?;
@@ -216,6 +223,29 @@ impl Accounts {
         }
         Ok(())
     }
+}
+
+/// Notes a refresh on the session: when, and from where.
+async fn record_use<C: ConnectionTrait>(
+    txn: &C,
+    session_id: Uuid,
+    now: chrono::DateTime<Utc>,
+    origin: &SessionOrigin,
+) -> Result<(), AccountError> {
+    session::Entity::update_many()
+        .col_expr(session::Column::LastUsedAt, Expr::value(now))
+        .col_expr(
+            session::Column::IpAddress,
+            Expr::value(origin.ip.to_string()),
+        )
+        .col_expr(
+            session::Column::UserAgent,
+            Expr::value(origin.user_agent.clone()),
+        )
+        .filter(session::Column::Id.eq(session_id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Steps of a chain followed to answer a replay within the reuse interval.

@@ -10,6 +10,12 @@ pub struct Model {
     pub user_id: Uuid,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The last refresh; `None` until the first (then the login is the last use).
+    pub last_used_at: Option<DateTimeUtc>,
+    /// Where the session was opened or last refreshed from, as the rate limits see it.
+    pub ip_address: Option<String>,
+    /// Cut to 256 characters.
+    pub user_agent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,7 +3,7 @@
 use async_graphql::Context;
 
 use super::errors::internal_error;
-use crate::accounts::Caller;
+use crate::accounts::{Caller, SessionOrigin};
 use crate::throttle::ClientAddr;
 
 /// The outcome of checking the request's bearer token.
@@ -48,4 +48,34 @@ pub fn client_addr(ctx: &Context<'_>) -> async_graphql::Result<ClientAddr> {
     ctx.data_opt::<ClientAddr>()
         .copied()
         .ok_or_else(|| internal_error(ctx, "the request carries no client address"))
+}
+
+/// The request's `User-Agent`, cut to 256 characters: shown to users in their session list.
+#[derive(Debug, Clone, Default)]
+pub struct UserAgent(pub Option<String>);
+
+impl UserAgent {
+    const MAX_CHARS: usize = 256;
+
+    pub fn from_headers(headers: &axum::http::HeaderMap) -> Self {
+        let value = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|value| !value.is_empty());
+        Self(value.map(|value| value.chars().take(Self::MAX_CHARS).collect()))
+    }
+}
+
+/// Where the request comes from, as a session records it.
+///
+/// # Errors
+/// An internal error when the request carries no client address.
+pub fn session_origin(ctx: &Context<'_>) -> async_graphql::Result<SessionOrigin> {
+    Ok(SessionOrigin {
+        ip: client_addr(ctx)?.ip(),
+        user_agent: ctx
+            .data_opt::<UserAgent>()
+            .and_then(|agent| agent.0.clone()),
+    })
 }

@@ -9,6 +9,7 @@ mod guards;
 mod input;
 mod limits;
 mod mutation;
+mod my_sessions;
 mod query;
 pub mod request_errors;
 mod shape;

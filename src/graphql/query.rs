@@ -6,7 +6,11 @@ use super::types::User;
 use crate::accounts::Accounts;
 
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, super::admin::AdminQuery);
+pub struct Query(
+    AccountQuery,
+    super::my_sessions::MySessionsQuery,
+    super::admin::AdminQuery,
+);
 
 #[derive(Default)]
 pub struct AccountQuery;

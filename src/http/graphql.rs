@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::bearer::Bearer;
+use crate::graphql::context::UserAgent;
 use crate::graphql::request_errors::BAD_REQUEST;
 use crate::graphql::{Authentication, RequestId};
 use crate::throttle::ClientAddr;
@@ -127,7 +128,11 @@ async fn execute(
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let batch = batch.data(auth).data(client).data(RequestId(request_id));
+    let batch = batch
+        .data(auth)
+        .data(client)
+        .data(UserAgent::from_headers(headers))
+        .data(RequestId(request_id));
     let response = state.schemas.for_batch(&batch).execute_batch(batch).await;
     graphql_response(headers, &response)
 }

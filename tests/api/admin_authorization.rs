@@ -18,6 +18,9 @@ const PUBLIC_FIELDS: &[&str] = &[
     "resetPassword",
     "updateMe",
     "deleteMe",
+    "mySessions",
+    "revokeSession",
+    "revokeOtherSessions",
 ];
 
 /// The admin fields only a superadmin may call.

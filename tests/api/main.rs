@@ -27,6 +27,7 @@ mod mail_at_rest;
 mod mail_delivery;
 mod me;
 mod metrics;
+mod my_sessions;
 mod readiness;
 mod refresh_token;
 mod reset_password;

@@ -11,5 +11,6 @@ pub struct Mutation(
     session::SessionMutation,
     password::PasswordMutation,
     account::AccountMutation,
+    super::my_sessions::MySessionsMutation,
     super::admin::AdminMutation,
 );

@@ -2,7 +2,7 @@ use async_graphql::{Context, Object};
 
 use crate::accounts::Accounts;
 use crate::accounts::domain::{DisplayName, Email};
-use crate::graphql::context::client_addr;
+use crate::graphql::context::{client_addr, session_origin};
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::guards::Throttled;
 use crate::graphql::input::{OrField as _, parse_optional};
@@ -28,8 +28,9 @@ impl SessionMutation {
             .check(&input.password, &email)
             .or_field(ctx, "password")?;
         let name = parse_optional(ctx, "name", input.name.as_deref(), DisplayName::parse)?;
+        let origin = session_origin(ctx)?;
         accounts
-            .signup(email, password, name)
+            .signup(email, password, name, &origin)
             .await
             .or_graphql(ctx)
             .map(AuthPayload::from)
@@ -42,11 +43,12 @@ impl SessionMutation {
         ctx: &Context<'_>,
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
+        let origin = session_origin(ctx)?;
         let client = client_addr(ctx)?;
         let email = Email::parse(&input.email).or_field(ctx, "email")?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .login(email, &input.password, client)
+            .login(email, &input.password, client, origin.user_agent)
             .await
             .or_graphql(ctx)
             .map(AuthPayload::from)
@@ -60,9 +62,10 @@ impl SessionMutation {
         #[graphql(desc = "The refresh token from the last sign-in or refresh.")]
         refresh_token: String,
     ) -> async_graphql::Result<AuthPayload> {
+        let origin = session_origin(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .refresh(&refresh_token)
+            .refresh(&refresh_token, &origin)
             .await
             .or_graphql(ctx)
             .map(AuthPayload::from)
