@@ -17,6 +17,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::master_secret;
 use crate::auth::password::PasswordHasher;
 use crate::auth::secret_box::{Purpose, SecretBox};
+use crate::cleanup::{Cleanup, CleanupSettings};
 use crate::config::Settings;
 use crate::db;
 use crate::graphql::{SchemaDeps, Schemas};
@@ -46,6 +47,7 @@ pub struct Application {
     worker: MailWorker,
     reset_worker: ResetRequestWorker,
     session_listener: SessionChangeListener,
+    cleanup: Cleanup,
     db: DatabaseConnection,
     limits: ConnectionLimits,
 }
@@ -128,6 +130,15 @@ impl Application {
             },
         );
         let session_listener = accounts.session_change_listener();
+        let cleanup = Cleanup::new(
+            db.clone(),
+            CleanupSettings {
+                interval: settings.cleanup_interval,
+                session_max_age: settings.session_max_age,
+                refresh_ttl: settings.refresh_token_ttl,
+            },
+            metrics.clone(),
+        );
         let schemas = Schemas::build(SchemaDeps {
             accounts: accounts.clone(),
             limiter,
@@ -156,6 +167,7 @@ impl Application {
             worker,
             reset_worker,
             session_listener,
+            cleanup,
             db,
             limits: connection_limits(&settings),
         })
@@ -184,6 +196,7 @@ impl Application {
         let delivering = CancellationToken::new();
         let reset_worker = tokio::spawn(self.reset_worker.run(serving.clone()));
         let session_listener = tokio::spawn(self.session_listener.run(serving.clone()));
+        let cleanup = tokio::spawn(self.cleanup.run(serving.clone()));
         let mail_worker = tokio::spawn(self.worker.run(delivering.clone()));
         tracing::info!("listening on http://{address}");
         server::serve(self.listener, self.router, self.limits, shutdown).await;
@@ -192,6 +205,7 @@ impl Application {
             tracing::error!(%error, "the reset worker ended abnormally");
         }
         let _ = session_listener.await;
+        let _ = cleanup.await;
         delivering.cancel();
         if let Err(error) = mail_worker.await {
             tracing::error!(%error, "the mail worker ended abnormally");

@@ -181,6 +181,11 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_positive_duration)]
     pub refresh_token_ttl: Duration,
 
+    /// How often the clean-up job removes ended sessions, used tokens, old mail and login
+    /// counters (one instance at a time on PostgreSQL).
+    #[arg(long, env = "LATCHKEY_CLEANUP_INTERVAL", default_value = "1h", value_parser = parse_positive_duration)]
+    pub cleanup_interval: Duration,
+
     /// A session ends this long after its login, however often it is refreshed.
     #[arg(long, env = "LATCHKEY_SESSION_MAX_AGE", default_value = "90d", value_parser = parse_positive_duration)]
     pub session_max_age: Duration,

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod cleanup;
 pub mod config;
 pub mod db;
 pub mod entities;

@@ -27,6 +27,12 @@ struct Inner {
     rate_limited: Family<LimitLabels, Counter>,
     mail: Family<OutcomeLabels, Counter>,
     outbox_pending: Gauge<i64, AtomicI64>,
+    cleanup_removed: Family<TableLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TableLabels {
+    table: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -68,6 +74,7 @@ impl Default for Metrics {
         let rate_limited = Family::<LimitLabels, Counter>::default();
         let mail = Family::<OutcomeLabels, Counter>::default();
         let outbox_pending = Gauge::<i64, AtomicI64>::default();
+        let cleanup_removed = Family::<TableLabels, Counter>::default();
 
         let mut registry = Registry::with_prefix("latchkey");
         registry.register(
@@ -105,6 +112,11 @@ impl Default for Metrics {
             "Messages in the outbox not yet delivered or given up (read at scrape time)",
             outbox_pending.clone(),
         );
+        registry.register(
+            "cleanup_removed_rows",
+            "Rows the clean-up job removed, by table",
+            cleanup_removed.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -115,12 +127,20 @@ impl Default for Metrics {
                 rate_limited,
                 mail,
                 outbox_pending,
+                cleanup_removed,
             }),
         }
     }
 }
 
 impl Metrics {
+    pub fn cleanup_removed(&self, table: &'static str, rows: u64) {
+        self.inner
+            .cleanup_removed
+            .get_or_create(&TableLabels { table })
+            .inc_by(rows);
+    }
+
     pub fn operation(&self, operation: &str, outcome: &str, seconds: f64) {
         let labels = OperationLabels {
             operation: operation.to_owned(),

@@ -3,13 +3,12 @@
 //! mail; a demoted admin loses their power on the next call; the last active superadmin cannot be
 //! lost; grants reach tokens at the next refresh; an existing database upgrades in place.
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::admin_authorization::{create_and_login, superadmin};
 use crate::helpers::{
     Account, MAIL_TIMEOUT, PASSWORD, SUBJECT_RESET, TestApp, assert_error, assert_no_errors,
-    assert_signed_out, spawn_app,
+    assert_signed_out, decode_claims, spawn_app,
 };
 
 const UPDATE_USER: &str = "mutation($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { roles active } }";
@@ -21,15 +20,6 @@ async fn update_user(app: &TestApp, admin: &Account, id: &str, input: Value) -> 
         json!({ "id": id, "input": input }),
     )
     .await
-}
-
-/// The claims of an access token, read without checking it (the server checks; this reads).
-fn claims(access_token: &str) -> Value {
-    let payload = access_token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 #[tokio::test]
@@ -133,7 +123,7 @@ async fn a_granted_role_reaches_the_token_at_the_next_refresh_and_me_at_once() {
         .await;
     assert_no_errors(&created);
     let user = app.signup("ada@example.com", PASSWORD).await;
-    let before = claims(&user.access_token);
+    let before = decode_claims(&user.access_token);
     assert_eq!(before["roles"], json!([]));
     let default_org = app
         .graphql_with_token(
@@ -160,7 +150,7 @@ async fn a_granted_role_reaches_the_token_at_the_next_refresh_and_me_at_once() {
     let token = refreshed["data"]["refreshToken"]["accessToken"]
         .as_str()
         .unwrap();
-    assert_eq!(claims(token)["roles"], json!(["billing"]));
+    assert_eq!(decode_claims(token)["roles"], json!(["billing"]));
 }
 
 #[tokio::test]

@@ -270,3 +270,13 @@ pub fn tokens_of(body: &Value, operation: &str) -> (String, String) {
             .to_owned(),
     )
 }
+
+/// The claims of a JWT, read without checking it (the server checks; tests read).
+pub fn decode_claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}

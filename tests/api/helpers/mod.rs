@@ -15,7 +15,7 @@ pub use assertions::{
     assert_access_revoked, assert_error, assert_exactly_one_succeeds, assert_field_error,
     assert_no_errors, assert_rate_limited, assert_refresh_revoked, assert_signed_out, error_code,
 };
-pub use client::{Account, HttpResponse, bearer, tokens_of};
+pub use client::{Account, HttpResponse, bearer, decode_claims, tokens_of};
 pub use database::DataDir;
 
 pub const RESET_URL: &str = "http://app.test/reset-password?token={token}";
