@@ -955,3 +955,27 @@ async fn ids_of_every_shape_are_bad_input_or_unknown_never_a_server_error() {
     assert_eq!(app.user_count("new@example.com").await, 0);
     assert_no_errors(&app.me(token).await);
 }
+
+#[tokio::test]
+async fn filters_of_sql_text_find_nothing_and_filters_with_control_characters_are_refused() {
+    let app = spawn_app().await;
+    let root = app.superadmin().await;
+    let token = &root.access_token;
+
+    for field in ["email", "name"] {
+        for text in ["' OR '1'='1", "'; DROP TABLE users; --", "\\%", "\u{202e}", "😀"] {
+            let body = app
+                .users(token, json!({ "first": 5, "filter": { field: text } }))
+                .await;
+            assert_eq!(emails(&body), Vec::<String>::new(), "{field}: {text:?}");
+        }
+        // No stored email or name holds one, and PostgreSQL cannot even compare a NUL.
+        for text in ["\u{0}", "root\u{0}", "\u{7}", "line\nbreak"] {
+            let body = app
+                .users(token, json!({ "first": 5, "filter": { field: text } }))
+                .await;
+            assert_field_error(&body, field);
+        }
+    }
+    assert_no_errors(&app.me(token).await);
+}
