@@ -9,9 +9,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::helpers::operations::{CREATE_USER, SIGNUP};
+use crate::helpers::operations::{CREATE_ROLE, CREATE_USER, SIGNUP};
 use crate::helpers::{
-    PASSWORD, SUBJECT_INVITATION, SUPERADMIN_EMAIL, TestApp, assert_error, assert_field_error, assert_no_errors,
+    PASSWORD, SUBJECT_INVITATION, SUPERADMIN_EMAIL, TestApp, assert_error, assert_exactly_one_succeeds, assert_field_error, assert_no_errors,
     assert_signed_out, default_organization_id, error_code, spawn_app, spawn_app_with_args,
 };
 
@@ -499,6 +499,49 @@ async fn create_user_refuses_a_taken_email_an_unknown_role_and_a_weak_password()
     // Nothing of the refused ones was made, and no invitation went out.
     assert_eq!(app.user_count("new@example.com").await, 0);
     assert!(app.smtp.mail_to("new@example.com", SUBJECT_INVITATION).is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_email_or_one_role_code_make_exactly_one() {
+    let app = spawn_app().await;
+    let root = app.superadmin().await;
+    let token = &root.access_token;
+
+    let mut users = JoinSet::new();
+    let mut roles = JoinSet::new();
+    for i in 0..8 {
+        let authorization = crate::helpers::bearer(token);
+        let user = app
+            .client
+            .post(app.url("/graphql"))
+            .header("Authorization", &authorization)
+            .json(&CREATE_USER.request(json!({
+                "input": { "email": if i % 2 == 0 { "twin@example.com" } else { "TWIN@example.com" } }
+            })));
+        users.spawn(async move { user.send().await.unwrap().json::<Value>().await.unwrap() });
+        let role = app
+            .client
+            .post(app.url("/graphql"))
+            .header("Authorization", &authorization)
+            .json(&CREATE_ROLE.request(json!({
+                "input": { "code": "twin", "name": format!("Twin {i}") }
+            })));
+        roles.spawn(async move { role.send().await.unwrap().json::<Value>().await.unwrap() });
+    }
+    let users = users.join_all().await;
+    assert_exactly_one_succeeds(&users, "EMAIL_TAKEN");
+    let roles = roles.join_all().await;
+    let (made, refused): (Vec<_>, Vec<_>) = roles
+        .iter()
+        .partition(|body| body.get("errors").is_none_or(Value::is_null));
+    assert_eq!(made.len(), 1, "{roles:#?}");
+    for body in refused {
+        assert_field_error(body, "code");
+    }
+    assert_eq!(app.user_count("twin@example.com").await, 1);
+    let invited = app.wait_for_nth_mail("twin@example.com", SUBJECT_INVITATION, 0).await;
+    assert!(invited.is_for("twin@example.com"));
+    assert_eq!(app.smtp.mail_to("twin@example.com", SUBJECT_INVITATION).len(), 1);
 }
 
 // ----- invitations -----
