@@ -263,6 +263,33 @@ async fn email_and_name_filters_match_substrings_case_insensitively_and_wildcard
 }
 
 #[tokio::test]
+async fn the_name_filter_folds_case_beyond_ascii() {
+    let app = spawn_app().await;
+    let root = app.superadmin().await;
+    let token = &root.access_token;
+    app.create_users(
+        token,
+        vec![
+            json!({ "email": "elodie@example.com", "name": "ÉLODIE Åström" }),
+            json!({ "email": "dmitri@example.com", "name": "ДМИТРИЙ" }),
+        ],
+    )
+    .await;
+
+    for needle in ["élodie", "ÅSTRÖM", "åström"] {
+        assert_eq!(
+            matching(&app, token, json!({ "name": needle })).await,
+            ["elodie@example.com"],
+            "{needle}"
+        );
+    }
+    assert_eq!(
+        matching(&app, token, json!({ "name": "дмитрий" })).await,
+        ["dmitri@example.com"]
+    );
+}
+
+#[tokio::test]
 async fn role_and_active_filters_combine_with_the_others() {
     let app = spawn_app().await;
     let root = app.superadmin().await;
