@@ -77,6 +77,9 @@ fn row(index: u64, hash: &str) -> user::ActiveModel {
         name: Set(None),
         password_hash: Set(hash.to_owned()),
         email_verified: Set(false),
+        organization_id: Set(migration::DEFAULT_ORGANIZATION_ID),
+        active: Set(true),
+        last_login_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
