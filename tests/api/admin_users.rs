@@ -11,8 +11,9 @@ use tokio::task::JoinSet;
 
 use crate::helpers::operations::{CREATE_ROLE, CREATE_USER, SIGNUP};
 use crate::helpers::{
-    PASSWORD, SUBJECT_INVITATION, SUPERADMIN_EMAIL, TestApp, assert_error, assert_exactly_one_succeeds, assert_field_error, assert_no_errors,
-    assert_signed_out, default_organization_id, error_code, spawn_app, spawn_app_with_args,
+    PASSWORD, SUBJECT_INVITATION, SUPERADMIN_EMAIL, TestApp, assert_error,
+    assert_exactly_one_succeeds, assert_field_error, assert_no_errors, assert_signed_out,
+    default_organization_id, error_code, spawn_app, spawn_app_with_args,
 };
 
 const NEW_PASSWORD: &str = "a brand new passphrase 7";
@@ -248,7 +249,12 @@ async fn email_and_name_filters_match_substrings_case_insensitively_and_wildcard
     );
     // Every condition must hold.
     assert_eq!(
-        matching(&app, token, json!({ "email": "example.com", "name": "score" })).await,
+        matching(
+            &app,
+            token,
+            json!({ "email": "example.com", "name": "score" })
+        )
+        .await,
         ["under_score@example.com", "underxscore@example.com"]
     );
     assert_eq!(
@@ -370,7 +376,10 @@ async fn total_count_follows_the_filter_and_counts_every_page() {
     assert_eq!(all["data"]["users"]["nodes"].as_array().unwrap().len(), 5);
 
     let first = app
-        .users(token, json!({ "first": 10, "filter": { "email": "batch-" } }))
+        .users(
+            token,
+            json!({ "first": 10, "filter": { "email": "batch-" } }),
+        )
         .await;
     assert_no_errors(&first);
     assert_eq!(first["data"]["users"]["totalCount"], 23);
@@ -390,7 +399,10 @@ async fn total_count_follows_the_filter_and_counts_every_page() {
     assert_eq!(last["data"]["users"]["pageInfo"]["hasNextPage"], false);
 
     let none = app
-        .users(token, json!({ "first": 10, "filter": { "email": "nobody" } }))
+        .users(
+            token,
+            json!({ "first": 10, "filter": { "email": "nobody" } }),
+        )
         .await;
     assert_no_errors(&none);
     assert_eq!(none["data"]["users"]["totalCount"], 0);
@@ -505,11 +517,18 @@ async fn create_user_refuses_a_taken_email_an_unknown_role_and_a_weak_password()
     assert_field_error(&unknown_role, "roles");
     for weak in ["short", "", &"x".repeat(129)] {
         let body = app
-            .create_user(token, json!({ "email": "new@example.com", "password": weak }))
+            .create_user(
+                token,
+                json!({ "email": "new@example.com", "password": weak }),
+            )
             .await;
         assert_field_error(&body, "password");
     }
-    for email in ["not an email", "", &format!("{}@example.com", "a".repeat(250))] {
+    for email in [
+        "not an email",
+        "",
+        &format!("{}@example.com", "a".repeat(250)),
+    ] {
         let body = app
             .create_user(token, json!({ "email": email, "password": PASSWORD }))
             .await;
@@ -525,7 +544,11 @@ async fn create_user_refuses_a_taken_email_an_unknown_role_and_a_weak_password()
 
     // Nothing of the refused ones was made, and no invitation went out.
     assert_eq!(app.user_count("new@example.com").await, 0);
-    assert!(app.smtp.mail_to("new@example.com", SUBJECT_INVITATION).is_empty());
+    assert!(
+        app.smtp
+            .mail_to("new@example.com", SUBJECT_INVITATION)
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -566,9 +589,16 @@ async fn concurrent_creates_of_one_email_or_one_role_code_make_exactly_one() {
         assert_field_error(body, "code");
     }
     assert_eq!(app.user_count("twin@example.com").await, 1);
-    let invited = app.wait_for_nth_mail("twin@example.com", SUBJECT_INVITATION, 0).await;
+    let invited = app
+        .wait_for_nth_mail("twin@example.com", SUBJECT_INVITATION, 0)
+        .await;
     assert!(invited.is_for("twin@example.com"));
-    assert_eq!(app.smtp.mail_to("twin@example.com", SUBJECT_INVITATION).len(), 1);
+    assert_eq!(
+        app.smtp
+            .mail_to("twin@example.com", SUBJECT_INVITATION)
+            .len(),
+        1
+    );
 }
 
 // ----- invitations -----
@@ -584,7 +614,10 @@ async fn an_invited_user_chooses_a_password_through_the_link_once_and_then_signs
         )
         .await;
     assert_no_errors(&body);
-    let id = body["data"]["createUser"]["id"].as_str().unwrap().to_owned();
+    let id = body["data"]["createUser"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(body["data"]["createUser"]["emailVerified"], false);
 
     let token = app.invitation_token_for("grace@example.com").await;
@@ -693,7 +726,11 @@ async fn create_role_refuses_codes_outside_the_pattern_and_taken_codes() {
         assert_field_error(&app.create_role(token, "fresh", name).await, "name");
     }
     let roles = app.roles(token).await;
-    assert_eq!(roles["data"]["roles"].as_array().unwrap().len(), 3, "{roles}");
+    assert_eq!(
+        roles["data"]["roles"].as_array().unwrap().len(),
+        3,
+        "{roles}"
+    );
 }
 
 #[tokio::test]
@@ -739,7 +776,11 @@ async fn a_deleted_role_leaves_the_users_who_had_it_and_ends_their_sessions() {
     assert_no_errors(&app.delete_role(token, "support").await);
 
     let found = app.user(token, holder.id()).await;
-    assert_eq!(found["data"]["user"]["roles"], json!(["billing"]), "{found}");
+    assert_eq!(
+        found["data"]["user"]["roles"],
+        json!(["billing"]),
+        "{found}"
+    );
     assert_signed_out(&app, &[&holder]).await;
     assert_no_errors(&app.me(&bystander.access_token).await);
     assert_no_errors(&app.me(&root.access_token).await);
@@ -819,11 +860,19 @@ async fn organizations_page_newest_first_down_to_the_default_one() {
         if connection["pageInfo"]["hasNextPage"] == false {
             break;
         }
-        after = Some(connection["pageInfo"]["endCursor"].as_str().unwrap().to_owned());
+        after = Some(
+            connection["pageInfo"]["endCursor"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
         assert!(pages < 10, "paging does not end");
     }
     assert_eq!(pages, 3);
-    let mut expected: Vec<String> = (0..12).rev().map(|i| format!("Organization {i:02}")).collect();
+    let mut expected: Vec<String> = (0..12)
+        .rev()
+        .map(|i| format!("Organization {i:02}"))
+        .collect();
     expected.push("default".to_owned());
     assert_eq!(names, expected);
 }
@@ -838,14 +887,22 @@ async fn role_codes_outside_the_pattern_are_refused_wherever_they_are_given() {
     let user = app
         .create_user(token, json!({ "email": "ada@example.com" }))
         .await;
-    let id = user["data"]["createUser"]["id"].as_str().unwrap().to_owned();
+    let id = user["data"]["createUser"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     for code in ["Admin", "", "admin ", "x' OR '1'='1", &"r".repeat(33), "😀"] {
         let created = app
-            .create_user(token, json!({ "email": "new@example.com", "roles": [code] }))
+            .create_user(
+                token,
+                json!({ "email": "new@example.com", "roles": [code] }),
+            )
             .await;
         assert_field_error(&created, "roles");
-        let updated = app.update_user(token, &id, json!({ "roles": [code] })).await;
+        let updated = app
+            .update_user(token, &id, json!({ "roles": [code] }))
+            .await;
         assert_field_error(&updated, "roles");
         let listed = app
             .users(token, json!({ "first": 5, "filter": { "role": code } }))
@@ -863,7 +920,10 @@ async fn ten_thousand_roles_in_one_call_are_a_clear_refusal() {
     let created = app
         .create_user(token, json!({ "email": "ada@example.com" }))
         .await;
-    let id = created["data"]["createUser"]["id"].as_str().unwrap().to_owned();
+    let id = created["data"]["createUser"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Short codes fit under the body limit, so the resolver refuses them.
     let many_short = vec!["a"; 10_000];
@@ -987,7 +1047,11 @@ async fn ids_of_every_shape_are_bad_input_or_unknown_never_a_server_error() {
         assert_field_error(&listed, "organizationId");
     }
 
-    for id in [NOBODY, &NOBODY.to_uppercase(), "00000000-0000-0000-0000-000000000000"] {
+    for id in [
+        NOBODY,
+        &NOBODY.to_uppercase(),
+        "00000000-0000-0000-0000-000000000000",
+    ] {
         let found = app.user(token, id).await;
         assert_no_errors(&found);
         assert_eq!(found["data"]["user"], Value::Null);
@@ -1018,7 +1082,11 @@ async fn ids_of_every_shape_are_bad_input_or_unknown_never_a_server_error() {
     // Ids are strings in GraphQL, but a number is an ID too: never a server error.
     for id in [json!(12345), json!(-1), json!(1e300)] {
         let body = app
-            .operation_as(token, &crate::helpers::operations::USER, json!({ "id": id }))
+            .operation_as(
+                token,
+                &crate::helpers::operations::USER,
+                json!({ "id": id }),
+            )
             .await;
         assert_client_error(&body);
     }
@@ -1033,7 +1101,13 @@ async fn filters_of_sql_text_find_nothing_and_filters_with_control_characters_ar
     let token = &root.access_token;
 
     for field in ["email", "name"] {
-        for text in ["' OR '1'='1", "'; DROP TABLE users; --", "\\%", "\u{202e}", "😀"] {
+        for text in [
+            "' OR '1'='1",
+            "'; DROP TABLE users; --",
+            "\\%",
+            "\u{202e}",
+            "😀",
+        ] {
             let body = app
                 .users(token, json!({ "first": 5, "filter": { field: text } }))
                 .await;

@@ -33,8 +33,8 @@ impl TestApp {
     /// Calling it again signs in once more.
     pub async fn superadmin(&self) -> Account {
         let db = self.db().await;
-        let hasher = PasswordHasher::new(PasswordHasher::default_params(), 1)
-            .expect("a password hasher");
+        let hasher =
+            PasswordHasher::new(PasswordHasher::default_params(), 1).expect("a password hasher");
         ensure_superadmin(
             &db,
             &hasher,
@@ -50,7 +50,12 @@ impl TestApp {
     }
 
     /// Sends an admin operation with `Authorization: Bearer <token>` and returns the body.
-    pub async fn operation_as(&self, token: &str, operation: &Operation, variables: Value) -> Value {
+    pub async fn operation_as(
+        &self,
+        token: &str,
+        operation: &Operation,
+        variables: Value,
+    ) -> Value {
         let authorization = bearer(token);
         self.operation(operation, &[("Authorization", &authorization)], variables)
             .await
@@ -115,7 +120,8 @@ impl TestApp {
         organization_id: &str,
         email: &str,
     ) -> Account {
-        let input = json!({ "email": email, "roles": ["admin"], "organizationId": organization_id });
+        let input =
+            json!({ "email": email, "roles": ["admin"], "organizationId": organization_id });
         self.user_signed_in(superadmin_token, input).await
     }
 
