@@ -21,7 +21,7 @@ const NEW_PASSWORD: &str = "a brand new passphrase 7";
 /// A UUID no account, organization or role has.
 const NOBODY: &str = "9b2f0c1e-5d4a-4c3b-8e7f-6a5b4c3d2e1f";
 
-/// `n` accounts `prefix-<i>@example.com` without a password, seeded through `createUser`.
+/// `n` accounts `prefix-<i>@example.com` with the password `PASSWORD`, seeded through `createUser`.
 async fn seed(app: &TestApp, token: &str, prefix: &str, n: usize) -> Vec<Value> {
     let inputs = (0..n)
         .map(|i| json!({ "email": format!("{prefix}-{i}@example.com"), "password": PASSWORD }))
