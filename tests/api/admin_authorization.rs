@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Account, PASSWORD, TestApp, assert_error, assert_no_errors, spawn_app};
+use crate::helpers::{
+    PASSWORD, SUPERADMIN_EMAIL, TestApp, assert_error, assert_no_errors, spawn_app,
+};
 
 /// The fields anyone, or any signed-in user, may call. Every other root field is an admin field.
 const PUBLIC_FIELDS: &[&str] = &[
@@ -30,61 +32,6 @@ const SUPERADMIN_FIELDS: &[&str] = &[
     "deleteRole",
     "createOrganization",
 ];
-
-pub const ROOT_EMAIL: &str = "root@example.com";
-
-/// The bootstrapped superadmin of `app`, signed in. Made the way `latchkey admin create` makes it.
-pub async fn superadmin(app: &TestApp) -> Account {
-    use latchkey::accounts::admin::bootstrap::ensure_superadmin;
-    use latchkey::accounts::domain::{Email, PasswordPolicy};
-    use latchkey::auth::password::PasswordHasher;
-
-    let db = app.db().await;
-    let hasher = PasswordHasher::new(PasswordHasher::default_params(), 1).unwrap();
-    ensure_superadmin(
-        &db,
-        &hasher,
-        PasswordPolicy::default(),
-        Email::parse(ROOT_EMAIL).unwrap(),
-        None,
-        || Ok(PASSWORD.to_owned()),
-    )
-    .await
-    .expect("the superadmin is made");
-    app.login(ROOT_EMAIL, PASSWORD).await
-}
-
-/// Creates an account with `PASSWORD` through `createUser` as `creator`, and signs it in.
-pub async fn create_and_login(app: &TestApp, creator: &Account, input: Value) -> Account {
-    let mut input = input;
-    input["password"] = json!(PASSWORD);
-    let email = input["email"].as_str().unwrap().to_owned();
-    let body = app
-        .graphql_with_token(
-            &creator.access_token,
-            "mutation($input: CreateUserInput!) { createUser(input: $input) { id } }",
-            json!({ "input": input }),
-        )
-        .await;
-    assert_no_errors(&body);
-    app.login(&email, PASSWORD).await
-}
-
-/// Creates an organization as the superadmin `root` and returns its id.
-pub async fn create_organization(app: &TestApp, root: &Account, name: &str) -> String {
-    let body = app
-        .graphql_with_token(
-            &root.access_token,
-            "mutation($name: String!) { createOrganization(name: $name) { id } }",
-            json!({ "name": name }),
-        )
-        .await;
-    assert_no_errors(&body);
-    body["data"]["createOrganization"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 /// One call of a root field with made-up arguments of the right types, selecting `__typename`
 /// from whatever object it returns.
@@ -245,13 +192,13 @@ async fn every_admin_field_refuses_anonymous_callers_and_users_without_the_admin
 #[tokio::test]
 async fn an_admin_who_is_not_a_superadmin_is_refused_the_superadmin_fields() {
     let app = spawn_app().await;
-    let root = superadmin(&app).await;
-    let admin = create_and_login(
-        &app,
-        &root,
-        json!({"email": "admin@example.com", "roles": ["admin"]}),
-    )
-    .await;
+    let root = app.superadmin().await;
+    let admin = app
+        .user_signed_in(
+            &root.access_token,
+            json!({"email": "admin@example.com", "roles": ["admin"]}),
+        )
+        .await;
     for call in admin_field_calls(&app).await {
         if !SUPERADMIN_FIELDS.contains(&call.name.as_str()) {
             continue;
@@ -280,26 +227,23 @@ const USER_FIELDS: &str = "id email organization { id name }";
 #[tokio::test]
 async fn an_admin_sees_and_changes_only_the_users_of_their_own_organization() {
     let app = spawn_app().await;
-    let root = superadmin(&app).await;
-    let other = create_organization(&app, &root, "Other Corp").await;
-    let admin = create_and_login(
-        &app,
-        &root,
-        json!({"email": "admin@example.com", "roles": ["admin"]}),
+    let root = app.superadmin().await;
+    let other = app.new_organization(&root.access_token, "Other Corp").await;
+    let admin = app
+        .user_signed_in(
+            &root.access_token,
+            json!({"email": "admin@example.com", "roles": ["admin"]}),
+        )
+        .await;
+    let other_admin = app.user_signed_in(&root.access_token, json!({"email": "other-admin@example.com", "roles": ["admin"], "organizationId": other}),
     )
     .await;
-    let other_admin = create_and_login(
-        &app,
-        &root,
-        json!({"email": "other-admin@example.com", "roles": ["admin"], "organizationId": other}),
-    )
-    .await;
-    let outsider = create_and_login(
-        &app,
-        &root,
-        json!({"email": "outsider@example.com", "organizationId": other}),
-    )
-    .await;
+    let outsider = app
+        .user_signed_in(
+            &root.access_token,
+            json!({"email": "outsider@example.com", "organizationId": other}),
+        )
+        .await;
     let insider = app.signup("insider@example.com", PASSWORD).await;
 
     // Reads: the list, the count, filters and single look-ups stop at the organization.
@@ -319,7 +263,7 @@ async fn an_admin_sees_and_changes_only_the_users_of_their_own_organization() {
         .collect();
     assert_eq!(
         emails,
-        ["insider@example.com", "admin@example.com", ROOT_EMAIL]
+        ["insider@example.com", "admin@example.com", SUPERADMIN_EMAIL]
     );
     assert_eq!(list["data"]["users"]["totalCount"], 3);
     for filter in [
@@ -427,13 +371,13 @@ async fn an_admin_sees_and_changes_only_the_users_of_their_own_organization() {
 #[tokio::test]
 async fn an_admin_cannot_touch_a_superadmin_nor_grant_the_role() {
     let app = spawn_app().await;
-    let root = superadmin(&app).await;
-    let admin = create_and_login(
-        &app,
-        &root,
-        json!({"email": "admin@example.com", "roles": ["admin"]}),
-    )
-    .await;
+    let root = app.superadmin().await;
+    let admin = app
+        .user_signed_in(
+            &root.access_token,
+            json!({"email": "admin@example.com", "roles": ["admin"]}),
+        )
+        .await;
     let user = app.signup("ada@example.com", PASSWORD).await;
     let refusals = [
         (
@@ -487,7 +431,7 @@ async fn an_admin_cannot_touch_a_superadmin_nor_grant_the_role() {
         .await;
     assert_eq!(
         me["data"]["me"],
-        json!({"roles": ["superadmin"], "active": true, "name": null})
+        json!({"roles": ["superadmin"], "active": true, "name": "Root"})
     );
 
     // What an admin may do: grant ordinary roles to users of their organization.

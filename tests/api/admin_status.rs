@@ -5,7 +5,6 @@
 
 use serde_json::{Value, json};
 
-use crate::admin_authorization::{create_and_login, superadmin};
 use crate::helpers::{
     Account, MAIL_TIMEOUT, PASSWORD, SUBJECT_RESET, TestApp, assert_error, assert_no_errors,
     assert_signed_out, decode_claims, spawn_app,
@@ -25,7 +24,7 @@ async fn update_user(app: &TestApp, admin: &Account, id: &str, input: Value) -> 
 #[tokio::test]
 async fn deactivation_ends_every_session_and_keeps_the_account_out_until_reactivated() {
     let app = spawn_app().await;
-    let root = superadmin(&app).await;
+    let root = app.superadmin().await;
     let first = app.signup("ada@example.com", PASSWORD).await;
     let second = app.login("ada@example.com", PASSWORD).await;
 
@@ -69,13 +68,13 @@ async fn deactivation_ends_every_session_and_keeps_the_account_out_until_reactiv
 #[tokio::test]
 async fn a_demoted_admin_is_signed_out_and_refused_admin_work_from_then_on() {
     let app = spawn_app().await;
-    let root = superadmin(&app).await;
-    let admin = create_and_login(
-        &app,
-        &root,
-        json!({"email": "admin@example.com", "roles": ["admin"]}),
-    )
-    .await;
+    let root = app.superadmin().await;
+    let admin = app
+        .user_signed_in(
+            &root.access_token,
+            json!({"email": "admin@example.com", "roles": ["admin"]}),
+        )
+        .await;
     let users = app
         .graphql_with_token(&admin.access_token, "{ users { totalCount } }", json!({}))
         .await;
@@ -100,7 +99,7 @@ async fn a_demoted_admin_is_signed_out_and_refused_admin_work_from_then_on() {
 #[tokio::test]
 async fn an_unknown_role_is_refused_and_the_billing_role_does_not_exist_yet() {
     let app = spawn_app().await;
-    let root = superadmin(&app).await;
+    let root = app.superadmin().await;
     let user = app.signup("ada@example.com", PASSWORD).await;
     let body = update_user(&app, &root, user.id(), json!({ "roles": ["billing"] })).await;
     assert_eq!(
@@ -113,7 +112,7 @@ async fn an_unknown_role_is_refused_and_the_billing_role_does_not_exist_yet() {
 #[tokio::test]
 async fn a_granted_role_reaches_the_token_at_the_next_refresh_and_me_at_once() {
     let app = spawn_app().await;
-    let root = superadmin(&app).await;
+    let root = app.superadmin().await;
     let created = app
         .graphql_with_token(
             &root.access_token,
@@ -156,7 +155,7 @@ async fn a_granted_role_reaches_the_token_at_the_next_refresh_and_me_at_once() {
 #[tokio::test]
 async fn the_last_active_superadmin_cannot_be_demoted_deactivated_or_deleted() {
     let app = spawn_app().await;
-    let root = superadmin(&app).await;
+    let root = app.superadmin().await;
     let last_admin_attempts = [
         json!({ "roles": [] }),
         json!({ "roles": ["admin"] }),
@@ -189,12 +188,12 @@ async fn the_last_active_superadmin_cannot_be_demoted_deactivated_or_deleted() {
     );
 
     // With a second one, the first may go; then the second is the last.
-    let second = create_and_login(
-        &app,
-        &root,
-        json!({"email": "second@example.com", "roles": ["superadmin"]}),
-    )
-    .await;
+    let second = app
+        .user_signed_in(
+            &root.access_token,
+            json!({"email": "second@example.com", "roles": ["superadmin"]}),
+        )
+        .await;
     // A deactivated superadmin does not count as one.
     let body = update_user(&app, &root, second.id(), json!({ "active": false })).await;
     assert_no_errors(&body);
@@ -214,13 +213,13 @@ async fn the_last_active_superadmin_cannot_be_demoted_deactivated_or_deleted() {
 #[tokio::test]
 async fn two_superadmins_demoting_each_other_at_once_leave_one() {
     let app = spawn_app().await;
-    let root = superadmin(&app).await;
-    let second = create_and_login(
-        &app,
-        &root,
-        json!({"email": "second@example.com", "roles": ["superadmin"]}),
-    )
-    .await;
+    let root = app.superadmin().await;
+    let second = app
+        .user_signed_in(
+            &root.access_token,
+            json!({"email": "second@example.com", "roles": ["superadmin"]}),
+        )
+        .await;
     let (a, b) = tokio::join!(
         update_user(&app, &root, second.id(), json!({ "roles": [] })),
         update_user(&app, &second, root.id(), json!({ "roles": [] })),
@@ -247,7 +246,7 @@ async fn two_superadmins_demoting_each_other_at_once_leave_one() {
 #[tokio::test]
 async fn deleting_a_user_or_revoking_their_sessions_signs_them_out_everywhere() {
     let app = spawn_app().await;
-    let root = superadmin(&app).await;
+    let root = app.superadmin().await;
     let first = app.signup("ada@example.com", PASSWORD).await;
     let second = app.login("ada@example.com", PASSWORD).await;
     let revoked = app
@@ -302,8 +301,9 @@ async fn with_signup_closed_only_administrators_create_accounts() {
     let body = app.signup_raw("ada@example.com", PASSWORD, None).await;
     assert_error(&body, "FORBIDDEN");
     assert_eq!(app.user_count("ada@example.com").await, 0);
-    let root = superadmin(&app).await;
-    create_and_login(&app, &root, json!({"email": "ada@example.com"})).await;
+    let root = app.superadmin().await;
+    app.user_signed_in(&root.access_token, json!({"email": "ada@example.com"}))
+        .await;
 }
 
 #[tokio::test]
@@ -375,7 +375,7 @@ async fn an_existing_database_upgrades_with_its_users_in_default_active_and_with
     assert_eq!(me["organization"]["name"], "default");
     assert!(me["lastLoginAt"].is_string(), "{me}");
     // And the first superadmin can be made on it.
-    let root = superadmin(&app).await;
+    let root = app.superadmin().await;
     let users = app
         .graphql_with_token(&root.access_token, "{ users { totalCount } }", json!({}))
         .await;

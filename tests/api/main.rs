@@ -10,6 +10,7 @@ mod smtp_sink;
 
 mod admin_authorization;
 mod admin_status;
+mod admin_users;
 mod cleanup;
 mod cli;
 mod delete_me;

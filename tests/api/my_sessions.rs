@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::operations::LOGIN;
+use crate::helpers::operations::{
+    LOGIN, MY_SESSIONS as MY_SESSIONS_OPERATION, REVOKE_OTHER_SESSIONS, REVOKE_SESSION,
+};
 use crate::helpers::{
     Account, PASSWORD, TestApp, assert_error, assert_no_errors, assert_signed_out, spawn_app,
     spawn_app_with_args, tokens_of,
@@ -32,19 +34,15 @@ async fn login_with_agent(app: &TestApp, email: &str, agent: &str) -> Account {
 
 async fn my_sessions(app: &TestApp, account: &Account) -> Vec<Value> {
     let body = app
-        .graphql_with_token(&account.access_token, MY_SESSIONS, json!({}))
+        .operation_as(&account.access_token, &MY_SESSIONS_OPERATION, json!({}))
         .await;
     assert_no_errors(&body);
     body["data"]["mySessions"].as_array().unwrap().clone()
 }
 
 async fn revoke_session(app: &TestApp, account: &Account, id: &str) -> Value {
-    app.graphql_with_token(
-        &account.access_token,
-        "mutation($id: ID!) { revokeSession(id: $id) }",
-        json!({ "id": id }),
-    )
-    .await
+    app.operation_as(&account.access_token, &REVOKE_SESSION, json!({ "id": id }))
+        .await
 }
 
 #[tokio::test]
@@ -157,11 +155,7 @@ async fn revoke_other_sessions_ends_every_session_but_the_current_one() {
     let second = app.login("ada@example.com", PASSWORD).await;
     let third = app.login("ada@example.com", PASSWORD).await;
     let body = app
-        .graphql_with_token(
-            &current.access_token,
-            "mutation { revokeOtherSessions }",
-            json!({}),
-        )
+        .operation_as(&current.access_token, &REVOKE_OTHER_SESSIONS, json!({}))
         .await;
     assert_eq!(body["data"]["revokeOtherSessions"], 2, "{body}");
     assert_signed_out(&app, &[&second, &third]).await;

@@ -12,6 +12,9 @@ use crate::accounts::domain::FieldError;
 /// Page sizes a client may ask for.
 pub const MAX_PAGE: i32 = 100;
 
+/// Length of the longest cursor `Cursor::encode` makes: base64 of 53 bytes.
+const MAX_CURSOR_CHARS: usize = 71;
+
 /// Where an item sits in newest-first order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
@@ -27,8 +30,9 @@ impl Cursor {
     }
 
     fn decode(text: &str) -> Option<Self> {
-        // Real cursors are at most 70 characters; anything much longer is not one.
-        if text.len() > 96 {
+        // The longest real cursor (20 characters of nanoseconds, a dot, 32 hex digits) is 71
+        // characters of base64; do not decode anything longer.
+        if text.len() > MAX_CURSOR_CHARS {
             return None;
         }
         let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(text).ok()?).ok()?;
@@ -116,6 +120,19 @@ mod tests {
             id: Uuid::new_v4(),
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+    }
+
+    #[test]
+    fn the_longest_cursors_decode() {
+        for nanos in [i64::MIN, i64::MAX] {
+            let cursor = Cursor {
+                created_at: DateTime::from_timestamp_nanos(nanos),
+                id: Uuid::max(),
+            };
+            let encoded = cursor.encode();
+            assert!(encoded.len() <= MAX_CURSOR_CHARS, "{encoded}");
+            assert_eq!(Cursor::decode(&encoded), Some(cursor));
+        }
     }
 
     #[test]

@@ -5,9 +5,10 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Func, LikeExpr, Query};
+use sea_orm::sea_query::extension::sqlite::SqliteExpr as _;
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, EntityTrait as _,
+    ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _,
     PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Select, Set,
 };
 use serde_json::json;
@@ -71,7 +72,7 @@ impl Accounts {
         filter: &UserFilter,
         page: PageRequest,
     ) -> Result<Page<UserView>, AccountError> {
-        let mut query = filtered(admin, filter)?;
+        let mut query = filtered(admin, filter, self.db().get_database_backend())?;
         if let Some(after) = page.after {
             query = query.filter(after.after(user::Column::CreatedAt, user::Column::Id));
         }
@@ -98,7 +99,8 @@ impl Accounts {
         admin: &ActingAdmin,
         filter: &UserFilter,
     ) -> Result<u64, AccountError> {
-        Ok(filtered(admin, filter)?.count(self.db()).await?)
+        let backend = self.db().get_database_backend();
+        Ok(filtered(admin, filter, backend)?.count(self.db()).await?)
     }
 
     /// One user within reach, or `None` (unknown and out of reach alike).
@@ -424,6 +426,7 @@ impl Accounts {
 fn filtered(
     admin: &ActingAdmin,
     filter: &UserFilter,
+    backend: DbBackend,
 ) -> Result<Select<user::Entity>, AccountError> {
     let mut query = match filter.organization {
         Some(organization) => {
@@ -437,7 +440,7 @@ fn filtered(
         query = query.filter(Expr::col(user::Column::Email).like(contains(email)));
     }
     if let Some(name) = &filter.name {
-        query = query.filter(Func::lower(Expr::col(user::Column::Name)).like(contains(name)));
+        query = query.filter(name_contains(backend, name));
     }
     if let Some(role) = &filter.role {
         query = query.filter(
@@ -454,6 +457,44 @@ fn filtered(
         query = query.filter(user::Column::Active.eq(active));
     }
     Ok(query)
+}
+
+/// "The name contains `needle`, in any case". SQLite's `lower()` folds ASCII letters alone, so
+/// there a GLOB pattern offers every case of each letter instead (`Élo` is `*[éÉ][lL][oO]*`).
+fn name_contains(backend: DbBackend, needle: &str) -> SimpleExpr {
+    let name = Expr::col(user::Column::Name);
+    if backend != DbBackend::Sqlite {
+        return Func::lower(name).like(contains(needle));
+    }
+    let mut pattern = String::with_capacity(needle.len() * 4 + 2);
+    pattern.push('*');
+    for c in needle.chars() {
+        let mut cases: Vec<char> = vec![c];
+        for other in [single(c.to_lowercase()), single(c.to_uppercase())]
+            .into_iter()
+            .flatten()
+        {
+            if !cases.contains(&other) {
+                cases.push(other);
+            }
+        }
+        // GLOB's wildcards and class opener are taken literally inside a class.
+        if cases.len() == 1 && !matches!(c, '*' | '?' | '[') {
+            pattern.push(c);
+        } else {
+            pattern.push('[');
+            pattern.extend(cases);
+            pattern.push(']');
+        }
+    }
+    pattern.push('*');
+    name.glob(pattern)
+}
+
+/// The one character of a case mapping, or `None` when it maps to several (`ß` to `SS`).
+fn single(mut mapping: impl Iterator<Item = char>) -> Option<char> {
+    let first = mapping.next()?;
+    mapping.next().is_none().then_some(first)
 }
 
 /// A LIKE pattern for "contains `needle`", lower-cased, with the wildcards in it taken literally.

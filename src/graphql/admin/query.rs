@@ -87,13 +87,22 @@ impl AdminQuery {
 }
 
 fn user_filter(ctx: &Context<'_>, input: UserFilterInput) -> async_graphql::Result<UserFilter> {
-    let substring = |field: &'static str, raw: Option<String>, max: usize| match raw {
-        Some(text) if text.chars().count() > max => Err(to_graphql(
+    let refuse = |field: &'static str, message: String| {
+        to_graphql(
             ctx,
-            AccountError::InvalidInput(FieldError::new(
-                field,
-                format!("A filter has at most {max} characters."),
-            )),
+            AccountError::InvalidInput(FieldError::new(field, message)),
+        )
+    };
+    let substring = |field: &'static str, raw: Option<String>, max: usize| match raw {
+        Some(text) if text.chars().count() > max => Err(refuse(
+            field,
+            format!("A filter has at most {max} characters."),
+        )),
+        // No stored email or name holds a control character, and PostgreSQL refuses a NUL in
+        // any text it is given: such a filter is a mistake, not a search.
+        Some(text) if text.chars().any(char::is_control) => Err(refuse(
+            field,
+            "A filter cannot contain control characters.".to_owned(),
         )),
         other => Ok(other),
     };

@@ -1,10 +1,10 @@
 //! The mail a user would receive, as the test waits for it: the reset link of `forgotPassword`,
-//! and the n-th message of a kind.
+//! the set-password link of an invitation, and the n-th message of a kind.
 
 use std::time::Duration;
 
 use super::app::TestApp;
-use super::{MAIL_TIMEOUT, RESET_LINK_PREFIX, SUBJECT_RESET};
+use super::{MAIL_TIMEOUT, RESET_LINK_PREFIX, SUBJECT_INVITATION, SUBJECT_RESET};
 use crate::smtp_sink::{Mail, reset_token};
 
 impl TestApp {
@@ -16,6 +16,13 @@ impl TestApp {
             true
         );
         let mail = self.wait_for_nth_mail(email, SUBJECT_RESET, before).await;
+        reset_token(&mail, RESET_LINK_PREFIX)
+    }
+
+    /// Waits for the first invitation mail to `email` and returns the token of its link (the
+    /// test server builds invitation links from its reset URL).
+    pub async fn invitation_token_for(&self, email: &str) -> String {
+        let mail = self.wait_for_nth_mail(email, SUBJECT_INVITATION, 0).await;
         reset_token(&mail, RESET_LINK_PREFIX)
     }
 

@@ -1,6 +1,8 @@
 //! What every test needs to drive the real server: `spawn_app()` starts it on a fresh database with
-//! an SMTP sink, `TestApp` talks to it the way a client would, and the assertions read its answers.
+//! an SMTP sink, `TestApp` talks to it the way a client would (`admin` adds a superadmin and the
+//! administration operations), and the assertions read its answers.
 
+mod admin;
 mod app;
 mod assertions;
 mod client;
@@ -10,6 +12,7 @@ pub mod operations;
 
 use std::time::Duration;
 
+pub use admin::{SUPERADMIN_EMAIL, default_organization_id};
 pub use app::{AppOptions, TestApp, captured_logs, spawn_app, spawn_app_with, spawn_app_with_args};
 pub use assertions::{
     assert_access_revoked, assert_error, assert_exactly_one_succeeds, assert_field_error,
@@ -29,3 +32,4 @@ pub const MAIL_TIMEOUT: Duration = Duration::from_secs(30);
 pub const SUBJECT_RESET: &str = "Reset your password";
 pub const SUBJECT_PASSWORD_CHANGED: &str = "Your password was changed";
 pub const SUBJECT_EMAIL_CHANGED: &str = "Your email address was changed";
+pub const SUBJECT_INVITATION: &str = "You have been invited: choose your password";

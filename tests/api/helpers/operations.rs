@@ -36,9 +36,26 @@ pub static FORGOT_PASSWORD: Operation = documented!("ForgotPassword", "forgot-pa
 pub static RESET_PASSWORD: Operation = documented!("ResetPassword", "reset-password.graphql");
 pub static UPDATE_ME: Operation = documented!("UpdateMe", "update-me.graphql");
 pub static DELETE_ME: Operation = documented!("DeleteMe", "delete-me.graphql");
+pub static MY_SESSIONS: Operation = documented!("MySessions", "my-sessions.graphql");
+pub static REVOKE_SESSION: Operation = documented!("RevokeSession", "revoke-session.graphql");
+pub static REVOKE_OTHER_SESSIONS: Operation =
+    documented!("RevokeOtherSessions", "revoke-other-sessions.graphql");
+pub static USERS: Operation = documented!("Users", "users.graphql");
+pub static USER: Operation = documented!("User", "user.graphql");
+pub static ROLES: Operation = documented!("Roles", "roles.graphql");
+pub static ORGANIZATIONS: Operation = documented!("Organizations", "organizations.graphql");
+pub static CREATE_USER: Operation = documented!("CreateUser", "create-user.graphql");
+pub static UPDATE_USER: Operation = documented!("UpdateUser", "update-user.graphql");
+pub static DELETE_USER: Operation = documented!("DeleteUser", "delete-user.graphql");
+pub static REVOKE_USER_SESSIONS: Operation =
+    documented!("RevokeUserSessions", "revoke-user-sessions.graphql");
+pub static CREATE_ROLE: Operation = documented!("CreateRole", "create-role.graphql");
+pub static DELETE_ROLE: Operation = documented!("DeleteRole", "delete-role.graphql");
+pub static CREATE_ORGANIZATION: Operation =
+    documented!("CreateOrganization", "create-organization.graphql");
 
 /// Every file of `docs/operations` (a test checks that none is missing).
-pub static ALL: [&Operation; 9] = [
+pub static ALL: [&Operation; 23] = [
     &SIGNUP,
     &LOGIN,
     &ME,
@@ -48,6 +65,20 @@ pub static ALL: [&Operation; 9] = [
     &RESET_PASSWORD,
     &UPDATE_ME,
     &DELETE_ME,
+    &MY_SESSIONS,
+    &REVOKE_SESSION,
+    &REVOKE_OTHER_SESSIONS,
+    &USERS,
+    &USER,
+    &ROLES,
+    &ORGANIZATIONS,
+    &CREATE_USER,
+    &UPDATE_USER,
+    &DELETE_USER,
+    &REVOKE_USER_SESSIONS,
+    &CREATE_ROLE,
+    &DELETE_ROLE,
+    &CREATE_ORGANIZATION,
 ];
 
 impl Operation {
