@@ -13,8 +13,8 @@ use crate::accounts::domain::PasswordPolicy;
 use crate::accounts::{
     AccountDeps, AccountSettings, Accounts, ResetRequestWorker, SessionChangeListener,
 };
-use crate::auth::jwt::JwtKeys;
 use crate::auth::master_secret;
+use crate::auth::signing_keys::{self, KeyError, KeyWatcher};
 use crate::auth::password::PasswordHasher;
 use crate::auth::secret_box::{Purpose, SecretBox};
 use crate::config::Settings;
@@ -46,6 +46,7 @@ pub struct Application {
     worker: MailWorker,
     reset_worker: ResetRequestWorker,
     session_listener: SessionChangeListener,
+    key_watcher: Option<KeyWatcher>,
     db: DatabaseConnection,
     limits: ConnectionLimits,
 }
@@ -66,12 +67,13 @@ impl Application {
         let db = db::connect(&settings.database_url, pool).await?;
         db::migrate(&db).await?;
 
-        let jwt = JwtKeys::new(
-            secret.expose_secret().as_bytes(),
-            &settings.issuer,
-            &settings.audience,
-            settings.access_token_ttl,
-        );
+        let (jwt, key_watcher) =
+            signing_keys::start(db.clone(), secret.expose_secret().as_bytes(), &settings)
+                .await
+                .map_err(|error| match error {
+                    KeyError::Database(error) => StartupError::Database(error),
+                    other => StartupError::Config(other.to_string()),
+                })?;
         let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let hasher = PasswordHasher::new(PasswordHasher::default_params(), workers)
             .map_err(|e| StartupError::Config(format!("password hashing pool: {e}")))?;
@@ -149,6 +151,7 @@ impl Application {
             worker,
             reset_worker,
             session_listener,
+            key_watcher,
             db,
             limits: connection_limits(&settings),
         })
@@ -177,6 +180,9 @@ impl Application {
         let delivering = CancellationToken::new();
         let reset_worker = tokio::spawn(self.reset_worker.run(serving.clone()));
         let session_listener = tokio::spawn(self.session_listener.run(serving.clone()));
+        let key_watcher = self
+            .key_watcher
+            .map(|watcher| tokio::spawn(watcher.run(serving.clone())));
         let mail_worker = tokio::spawn(self.worker.run(delivering.clone()));
         tracing::info!("listening on http://{address}");
         server::serve(self.listener, self.router, self.limits, shutdown).await;
@@ -185,6 +191,9 @@ impl Application {
             tracing::error!(%error, "the reset worker ended abnormally");
         }
         let _ = session_listener.await;
+        if let Some(key_watcher) = key_watcher {
+            let _ = key_watcher.await;
+        }
         delivering.cancel();
         if let Err(error) = mail_worker.await {
             tracing::error!(%error, "the mail worker ended abnormally");

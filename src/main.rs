@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use latchkey::app::{Application, StartupError};
-use latchkey::config::{Cli, Command, MigrateAction, SecretAction, Settings};
+use latchkey::config::{Cli, Command, KeysAction, MigrateAction, SecretAction, Settings};
 use latchkey::{auth, config, db, graphql, telemetry};
 use migration::{Migrator, MigratorTrait as _};
 
@@ -52,6 +52,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         },
+        Some(Command::Keys(args)) => runtime.block_on(keys(args.settings, args.action)),
     }
 }
 
@@ -99,6 +100,65 @@ async fn migrate(database_url: &str, action: Option<MigrateAction>) -> ExitCode 
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("latchkey: migration failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `latchkey keys list|rotate|revoke KID`: a short summary on stdout, never a private part.
+/// Running servers pick the change up within seconds.
+async fn keys(settings: Settings, action: KeysAction) -> ExitCode {
+    use auth::signing_keys::KeyStore;
+
+    telemetry::init("warn", latchkey::config::LogFormat::Pretty);
+    let outcome = async {
+        let secret = auth::master_secret::load(&settings)?;
+        let db = db::connect(&settings.database_url, db::PoolSettings::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        db::migrate(&db).await.map_err(|e| e.to_string())?;
+        let store = KeyStore::new(
+            db,
+            secrecy::ExposeSecret::expose_secret(&secret).as_bytes(),
+            settings.jwt_algorithm,
+        );
+        match action {
+            KeysAction::List => {}
+            KeysAction::Rotate => {
+                store.rotate().await.map_err(|e| e.to_string())?;
+                println!("rotated: the next key now signs");
+            }
+            KeysAction::Revoke { kid } => {
+                let was = store.revoke(&kid).await.map_err(|e| e.to_string())?;
+                match was {
+                    auth::signing_keys::KeyState::Current => {
+                        println!("rotated, then revoked {kid} (it was the current key)");
+                    }
+                    _ => println!("revoked {kid} (it was {was})"),
+                }
+            }
+        }
+        let keys = store.list().await.map_err(|e| e.to_string())?;
+        if keys.is_empty() {
+            println!("no signing keys (LATCHKEY_JWT_ALGORITHM=HS256 signs with the master secret)");
+        }
+        for key in keys {
+            println!(
+                "{:<24} {:<6} {:<9} created {} changed {}",
+                key.kid,
+                key.algorithm,
+                key.state,
+                key.created_at.format("%Y-%m-%d %H:%M:%S"),
+                key.updated_at.format("%Y-%m-%d %H:%M:%S"),
+            );
+        }
+        Ok::<_, String>(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("latchkey: keys: {error}");
             ExitCode::FAILURE
         }
     }

@@ -8,6 +8,8 @@ mod m20261122_000002_login_attempts;
 mod m20261201_000003_sealed_outbox;
 mod m20261201_000004_guess_slots;
 mod m20261201_000005_refresh_successor;
+// 000006: administration
+mod m20261201_000007_signing_keys;
 
 pub struct Migrator;
 
@@ -20,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_sealed_outbox::Migration),
             Box::new(m20261201_000004_guess_slots::Migration),
             Box::new(m20261201_000005_refresh_successor::Migration),
+            // 000006: administration
+            Box::new(m20261201_000007_signing_keys::Migration),
         ]
     }
 }

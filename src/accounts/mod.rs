@@ -151,6 +151,11 @@ impl Accounts {
         &self.inner.db
     }
 
+    /// The keys access tokens are signed and verified with (for the JWKS and discovery).
+    pub fn token_keys(&self) -> &JwtKeys {
+        &self.inner.jwt
+    }
+
     /// Opens a session with its first refresh token inside `txn`, and signs an access token
     /// for it. The caller commits.
     async fn start_session<C: ConnectionTrait>(

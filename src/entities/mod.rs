@@ -7,4 +7,5 @@ pub mod outbox;
 pub mod password_reset_token;
 pub mod refresh_token;
 pub mod session;
+pub mod signing_key;
 pub mod user;
