@@ -14,9 +14,9 @@ use crate::accounts::{
     AccountDeps, AccountSettings, Accounts, ResetRequestWorker, SessionChangeListener,
 };
 use crate::auth::master_secret;
-use crate::auth::signing_keys::{self, KeyError, KeyWatcher};
 use crate::auth::password::PasswordHasher;
 use crate::auth::secret_box::{Purpose, SecretBox};
+use crate::auth::signing_keys::{self, KeyError, KeyWatcher};
 use crate::config::Settings;
 use crate::db;
 use crate::graphql::{SchemaDeps, Schemas};

@@ -48,23 +48,29 @@ pub enum Command {
 pub struct KeysArgs {
     #[command(subcommand)]
     pub action: KeysAction,
-
-    /// The same settings as `serve` (the database, the master secret, the algorithm).
-    #[command(flatten)]
-    pub settings: Settings,
 }
 
+/// Each takes the same settings as `serve` (the database, the master secret, the algorithm).
 #[derive(Debug, Subcommand)]
 pub enum KeysAction {
     /// Every key with its algorithm and state (never a private part).
-    List,
+    List(KeySettings),
     /// next starts signing, current becomes previous, previous retires, a new next is made.
-    Rotate,
+    Rotate(KeySettings),
     /// Withdraw a key at once (rotating first if it is the current one).
     Revoke {
         /// The key id (`kid`), as `latchkey keys list` shows it.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
+        #[command(flatten)]
+        settings: KeySettings,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct KeySettings {
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
 #[derive(Debug, Args)]
@@ -233,7 +239,13 @@ pub struct Settings {
     // Tokens that other services verify (docs/deployment.md, "Signing keys").
     /// How access tokens are signed: `ES256`, `EdDSA` and `RS256` with keys latchkey generates
     /// and publishes at `/.well-known/jwks.json`; `HS256` with the master secret.
-    #[arg(long, env = "LATCHKEY_JWT_ALGORITHM", default_value = "ES256", value_enum, ignore_case = true)]
+    #[arg(
+        long,
+        env = "LATCHKEY_JWT_ALGORITHM",
+        default_value = "ES256",
+        value_enum,
+        ignore_case = true
+    )]
     pub jwt_algorithm: SigningAlgorithm,
 
     /// The externally visible base URL (`https://auth.example.com`); `jwks_uri` is built from it.

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         },
-        Some(Command::Keys(args)) => runtime.block_on(keys(args.settings, args.action)),
+        Some(Command::Keys(args)) => runtime.block_on(keys(args.action)),
     }
 }
 
@@ -107,8 +107,14 @@ async fn migrate(database_url: &str, action: Option<MigrateAction>) -> ExitCode 
 
 /// `latchkey keys list|rotate|revoke KID`: a short summary on stdout, never a private part.
 /// Running servers pick the change up within seconds.
-async fn keys(settings: Settings, action: KeysAction) -> ExitCode {
+async fn keys(action: KeysAction) -> ExitCode {
     use auth::signing_keys::KeyStore;
+
+    let settings = match &action {
+        KeysAction::List(keys)
+        | KeysAction::Rotate(keys)
+        | KeysAction::Revoke { settings: keys, .. } => keys.settings.clone(),
+    };
 
     telemetry::init("warn", latchkey::config::LogFormat::Pretty);
     let outcome = async {
@@ -123,12 +129,12 @@ async fn keys(settings: Settings, action: KeysAction) -> ExitCode {
             settings.jwt_algorithm,
         );
         match action {
-            KeysAction::List => {}
-            KeysAction::Rotate => {
+            KeysAction::List(_) => {}
+            KeysAction::Rotate(_) => {
                 store.rotate().await.map_err(|e| e.to_string())?;
                 println!("rotated: the next key now signs");
             }
-            KeysAction::Revoke { kid } => {
+            KeysAction::Revoke { kid, .. } => {
                 let was = store.revoke(&kid).await.map_err(|e| e.to_string())?;
                 match was {
                     auth::signing_keys::KeyState::Current => {

@@ -341,9 +341,8 @@ impl JwtKeys {
         let keys = self.keys();
         let header = jsonwebtoken::decode_header(token).ok()?;
         let verifier = keys.verifier_for(&header)?;
-        let data =
-            jsonwebtoken::decode::<AccessClaims>(token, &verifier.key, &verifier.validation)
-                .ok()?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &verifier.key, &verifier.validation)
+            .ok()?;
         let typ = data.header.typ.as_deref()?;
         // RFC 9068 allows the media-type form too.
         let typ_ok =

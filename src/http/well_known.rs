@@ -14,7 +14,10 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let jwks = state.accounts.token_keys().jwks();
     (
-        [(header::CONTENT_TYPE, JSON), (header::CACHE_CONTROL, CACHE_CONTROL)],
+        [
+            (header::CONTENT_TYPE, JSON),
+            (header::CACHE_CONTROL, CACHE_CONTROL),
+        ],
         jwks.to_string(),
     )
         .into_response()
@@ -28,7 +31,10 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Response {
         "jwks_uri": format!("{}/.well-known/jwks.json", settings.public_url),
     });
     (
-        [(header::CONTENT_TYPE, JSON), (header::CACHE_CONTROL, CACHE_CONTROL)],
+        [
+            (header::CONTENT_TYPE, JSON),
+            (header::CACHE_CONTROL, CACHE_CONTROL),
+        ],
         body.to_string(),
     )
         .into_response()

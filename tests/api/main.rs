@@ -29,6 +29,7 @@ mod readiness;
 mod refresh_token;
 mod reset_password;
 mod schema;
+mod signing_keys;
 mod signup;
 mod throttling;
 mod update_me;

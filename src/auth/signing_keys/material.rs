@@ -170,9 +170,13 @@ pub fn key_pair(
     })
 }
 
-/// A new key id: 128 random bits, base64url. Carries no meaning, so it cannot be steered.
+/// A new key id: 128 random bits in hex (never starting with `-`, so it is safe to pass on a
+/// command line). Carries no meaning, so it cannot be steered.
 pub fn new_kid() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+    rand::random::<[u8; 16]>()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

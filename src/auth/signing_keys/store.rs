@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Set,
-    Statement, TransactionTrait as _,
+    ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Set, Statement,
+    TransactionTrait as _,
 };
 
 use super::material::{self, KeyMaterialError, KeyPair, PrivateDer};
@@ -33,7 +33,9 @@ pub enum KeyError {
     Unopenable(String),
     #[error("no signing key has the id {0}")]
     UnknownKey(String),
-    #[error("LATCHKEY_JWT_ALGORITHM is HS256: tokens are signed with the master secret, there are no keys to {0}")]
+    #[error(
+        "LATCHKEY_JWT_ALGORITHM is HS256: tokens are signed with the master secret, there are no keys to {0}"
+    )]
     Symmetric(&'static str),
 }
 
@@ -267,7 +269,10 @@ impl KeyStore {
             .find(|(_, state, _)| state == KeyState::Current.as_str())
             .map(|(_, _, since)| *since);
         Ok(Fingerprint {
-            keys: rows.into_iter().map(|(kid, state, _)| (kid, state)).collect(),
+            keys: rows
+                .into_iter()
+                .map(|(kid, state, _)| (kid, state))
+                .collect(),
             current_since,
         })
     }
@@ -294,7 +299,10 @@ impl KeyStore {
     async fn generate_pair(&self) -> Result<(PrivateDer, PrivateDer), KeyError> {
         let algorithm = self.algorithm;
         tokio::task::spawn_blocking(move || {
-            Ok((material::generate(algorithm)?, material::generate(algorithm)?))
+            Ok((
+                material::generate(algorithm)?,
+                material::generate(algorithm)?,
+            ))
         })
         .await
         .map_err(|e| KeyError::Material(KeyMaterialError::from_join(&e)))?
