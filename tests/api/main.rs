@@ -17,6 +17,7 @@ mod hostile_input;
 mod http;
 mod http_hardening;
 mod instances;
+mod integrations;
 mod jwt_forgery;
 mod login;
 mod logout;
