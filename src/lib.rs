@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod embed;
 pub mod entities;
 pub mod graphql;
 pub mod http;

@@ -5,6 +5,7 @@
 mod common_passwords;
 pub mod domain;
 mod error;
+mod events;
 mod lockout;
 mod password_reset;
 mod profile;
@@ -22,6 +23,7 @@ use uuid::Uuid;
 
 use self::domain::{Email, PasswordPolicy, SessionId, UserId};
 pub use self::error::AccountError;
+pub use self::events::{AccountEvent, AccountHook};
 pub use self::password_reset::ResetRequestWorker;
 pub use self::profile::ProfileChanges;
 pub use self::session_events::SessionChangeListener;
@@ -113,6 +115,7 @@ struct Inner {
     metrics: Metrics,
     successors: SecretBox,
     sessions: session_cache::SessionCache,
+    hooks: events::AccountHooks,
     settings: AccountSettings,
     /// Reset requests for known and unknown emails alike are handed to a background worker, so
     /// that `forgot_password` answers both in the same time.
@@ -134,6 +137,7 @@ impl Accounts {
                 metrics: deps.metrics,
                 successors: deps.successors,
                 sessions: session_cache::SessionCache::default(),
+                hooks: events::AccountHooks::default(),
                 settings,
                 reset_requests,
             }),

@@ -11,7 +11,7 @@ use super::lockout;
 use super::password_reset::kill_reset_tokens;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
-use super::{AccountError, Accounts, Caller, UserView};
+use super::{AccountError, AccountEvent, Accounts, Caller, UserView};
 use crate::db;
 use crate::entities::user;
 use crate::mail::{MailKind, templates};
@@ -136,6 +136,14 @@ impl Accounts {
         if has_mail {
             self.inner.outbox.wake();
         }
+        self.emit(AccountEvent::Updated {
+            user_id: caller.user_id,
+        });
+        if password_hash.is_some() {
+            self.emit(AccountEvent::PasswordChanged {
+                user_id: caller.user_id,
+            });
+        }
         Ok(updated.into())
     }
 
@@ -160,6 +168,9 @@ impl Accounts {
         self.sessions_changed(SessionChange::User(caller.user_id))
             .await;
         tracing::info!("account deleted");
+        self.emit(AccountEvent::Deleted {
+            user_id: caller.user_id,
+        });
         Ok(())
     }
 

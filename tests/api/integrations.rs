@@ -10,11 +10,13 @@ use crate::helpers::{JWT_SECRET, PASSWORD, spawn_app};
 #[allow(dead_code)]
 mod resource_server;
 
-/// Serves `router` on a free loopback port and returns its base URL.
+/// Serves `router` on a free loopback port, with the peer address latchkey's routes need (as
+/// `axum::serve` gives it), and returns its base URL.
 async fn serve(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
     format!("http://{address}")
 }
 
@@ -125,4 +127,163 @@ async fn a_resource_server_picks_up_a_rotation_without_a_restart() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+#[path = "../../examples/host_app.rs"]
+#[allow(dead_code)]
+mod host_app;
+
+/// Settings for an embedded latchkey on a fresh database.
+fn embedded_settings(dir: &crate::helpers::DataDir) -> latchkey::config::Settings {
+    latchkey::config::Settings::from_args([
+        "--database-url",
+        dir.database_url(),
+        "--secret",
+        JWT_SECRET,
+        "--mail-dir",
+        dir.path().join("mail").to_str().unwrap(),
+        "--public-url",
+        "http://host.test/auth",
+    ])
+    .unwrap()
+}
+
+async fn signup_at(client: &reqwest::Client, graphql_url: &str) -> (String, String) {
+    let body: serde_json::Value = client
+        .post(graphql_url)
+        .json(&serde_json::json!({
+            "query": "mutation($input: SignupInput!) { signup(input: $input) { accessToken user { id } } }",
+            "variables": { "input": { "email": "ada@example.com", "password": PASSWORD } },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signup = &body["data"]["signup"];
+    (
+        signup["accessToken"]
+            .as_str()
+            .expect("signed up")
+            .to_owned(),
+        signup["user"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_example_host_app_serves_latchkey_under_a_prefix_and_protects_its_own_routes() {
+    let dir = crate::helpers::DataDir::new().await;
+    let (router, latchkey, events) = host_app::host_app(embedded_settings(&dir)).await.unwrap();
+    let host = serve(router).await;
+    let client = reqwest::Client::new();
+
+    let (token, user_id) = signup_at(&client, &format!("{host}/auth/graphql")).await;
+    let (status, body) = get(&client, &format!("{host}/hello"), Some(&token)).await;
+    assert_eq!((status, body), (200, format!("hello {user_id}")));
+    assert_eq!(get(&client, &format!("{host}/hello"), None).await.0, 401);
+    assert_eq!(
+        get(&client, &format!("{host}/hello"), Some("not-a-token"))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        get(&client, &format!("{host}/admin"), Some(&token)).await.0,
+        403
+    );
+
+    // A token whose roles include admin (signed with latchkey's own current key) passes.
+    let keys = latchkey::auth::signing_keys::KeyStore::new(
+        latchkey::sea_orm::Database::connect(dir.database_url())
+            .await
+            .unwrap(),
+        JWT_SECRET.as_bytes(),
+        latchkey::auth::signing_keys::SigningAlgorithm::Es256,
+    )
+    .load()
+    .await
+    .unwrap();
+    let current = keys
+        .iter()
+        .find(|key| key.state == latchkey::auth::signing_keys::KeyState::Current)
+        .unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let mut claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["roles"] = serde_json::json!(["admin"]);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(current.kid.clone());
+    let admin = jsonwebtoken::encode(&header, &claims, &current.pair.encoding).unwrap();
+    assert_eq!(
+        get(&client, &format!("{host}/admin"), Some(&admin)).await.0,
+        200
+    );
+
+    // latchkey's own routes answer under the prefix, discovery pointing back under it.
+    let discovery: serde_json::Value = client
+        .get(format!("{host}/auth/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["jwks_uri"],
+        "http://host.test/auth/.well-known/jwks.json"
+    );
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = events.lock().unwrap().clone();
+        let created = seen
+            .iter()
+            .any(|event| matches!(event, latchkey::embed::AccountEvent::Created { email, .. } if email == "ada@example.com"));
+        let signed_in = seen
+            .iter()
+            .any(|event| matches!(event, latchkey::embed::AccountEvent::SignedIn { .. }));
+        if created && signed_in {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events seen: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    latchkey.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failing_or_stuck_account_hook_neither_undoes_nor_holds_up_the_change() {
+    let dir = crate::helpers::DataDir::new().await;
+    let latchkey = latchkey::embed::LatchkeyBuilder::new(embedded_settings(&dir))
+        .on_account_event(|_| async { panic!("a hook that fails") })
+        .on_account_event(|_| std::future::pending::<()>())
+        .build()
+        .await
+        .unwrap();
+    let host = serve(axum::Router::new().nest("/auth", latchkey.router())).await;
+    let client = reqwest::Client::new();
+
+    let started = std::time::Instant::now();
+    let (token, _) = signup_at(&client, &format!("{host}/auth/graphql")).await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let me: serde_json::Value = client
+        .post(format!("{host}/auth/graphql"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "query": "{ me { email } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["data"]["me"]["email"], "ada@example.com", "{me}");
+    latchkey.shutdown().await;
 }
