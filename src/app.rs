@@ -13,10 +13,10 @@ use crate::accounts::domain::PasswordPolicy;
 use crate::accounts::{
     AccountDeps, AccountSettings, Accounts, ResetRequestWorker, SessionChangeListener,
 };
-use crate::auth::jwt::JwtKeys;
 use crate::auth::master_secret;
 use crate::auth::password::PasswordHasher;
 use crate::auth::secret_box::{Purpose, SecretBox};
+use crate::auth::signing_keys::{self, KeyError, KeyWatcher};
 use crate::cleanup::{Cleanup, CleanupSettings};
 use crate::config::Settings;
 use crate::db;
@@ -40,14 +40,17 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
 }
 
-/// A built server, bound to its port, not yet serving.
+/// A built server, bound to its port (unless embedded), not yet serving.
 pub struct Application {
-    listener: TcpListener,
+    /// `None` when embedded: the host serves the router.
+    listener: Option<TcpListener>,
     router: axum::Router,
+    accounts: Accounts,
     worker: MailWorker,
     reset_worker: ResetRequestWorker,
     session_listener: SessionChangeListener,
     cleanup: Cleanup,
+    key_watcher: Option<KeyWatcher>,
     db: DatabaseConnection,
     limits: ConnectionLimits,
 }
@@ -59,6 +62,23 @@ impl Application {
     /// # Errors
     /// `Config` for unusable settings, otherwise the database or I/O error.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let mut app = Self::build_unbound(settings.clone()).await?;
+        let listener = TcpListener::bind(settings.listen).await.map_err(|e| {
+            StartupError::Config(format!(
+                "LATCHKEY_LISTEN {} cannot be bound: {e}",
+                settings.listen
+            ))
+        })?;
+        app.listener = Some(listener);
+        Ok(app)
+    }
+
+    /// Everything but the listener, for a host application that serves the router itself
+    /// (`crate::embed`); `run_until` then runs only the background work.
+    ///
+    /// # Errors
+    /// As [`Application::build`].
+    pub async fn build_unbound(settings: Settings) -> Result<Self, StartupError> {
         // Settings first: a missing key is a configuration error, whatever the database says.
         let secret = master_secret::load(&settings).map_err(StartupError::Config)?;
         let pool = db::PoolSettings {
@@ -68,12 +88,13 @@ impl Application {
         let db = db::connect(&settings.database_url, pool).await?;
         db::migrate(&db).await?;
 
-        let jwt = JwtKeys::new(
-            secret.expose_secret().as_bytes(),
-            &settings.issuer,
-            &settings.audience,
-            settings.access_token_ttl,
-        );
+        let (jwt, key_watcher) =
+            signing_keys::start(db.clone(), secret.expose_secret().as_bytes(), &settings)
+                .await
+                .map_err(|error| match error {
+                    KeyError::Database(error) => StartupError::Database(error),
+                    other => StartupError::Config(other.to_string()),
+                })?;
         let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let hasher = PasswordHasher::new(PasswordHasher::default_params(), workers)
             .map_err(|e| StartupError::Config(format!("password hashing pool: {e}")))?;
@@ -147,7 +168,7 @@ impl Application {
         });
         let state = AppState {
             schemas,
-            accounts,
+            accounts: accounts.clone(),
             metrics: settings.metrics.then_some(metrics),
             db: db.clone(),
             graphiql: settings.graphiql,
@@ -155,28 +176,37 @@ impl Application {
         };
         let router = router(state, &settings.cors_origins);
 
-        let listener = TcpListener::bind(settings.listen).await.map_err(|e| {
-            StartupError::Config(format!(
-                "LATCHKEY_LISTEN {} cannot be bound: {e}",
-                settings.listen
-            ))
-        })?;
         Ok(Self {
-            listener,
+            listener: None,
             router,
+            accounts,
             worker,
             reset_worker,
             session_listener,
             cleanup,
+            key_watcher,
             db,
             limits: connection_limits(&settings),
         })
     }
 
+    /// # Panics
+    /// On an application built unbound (embedded), which has no address of its own.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
+            .as_ref()
+            .expect("a built application has a listener unless it is embedded")
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The routes, for a host to nest (`crate::embed`).
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 
     /// Serves until `shutdown` completes, then stops accepting connections, finishes requests
@@ -189,7 +219,6 @@ impl Application {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let address = self.local_addr();
         // Two stages: what serves requests stops with the server; mail delivery stops only once
         // nothing can enqueue more, so that its last pass takes everything committed.
         let serving = CancellationToken::new();
@@ -197,15 +226,27 @@ impl Application {
         let reset_worker = tokio::spawn(self.reset_worker.run(serving.clone()));
         let session_listener = tokio::spawn(self.session_listener.run(serving.clone()));
         let cleanup = tokio::spawn(self.cleanup.run(serving.clone()));
+        let key_watcher = self
+            .key_watcher
+            .map(|watcher| tokio::spawn(watcher.run(serving.clone())));
         let mail_worker = tokio::spawn(self.worker.run(delivering.clone()));
-        tracing::info!("listening on http://{address}");
-        server::serve(self.listener, self.router, self.limits, shutdown).await;
+        match self.listener {
+            Some(listener) => {
+                let address = listener.local_addr()?;
+                tracing::info!("listening on http://{address}");
+                server::serve(listener, self.router, self.limits, shutdown).await;
+            }
+            None => shutdown.await,
+        }
         serving.cancel();
         if let Err(error) = reset_worker.await {
             tracing::error!(%error, "the reset worker ended abnormally");
         }
         let _ = session_listener.await;
         let _ = cleanup.await;
+        if let Some(key_watcher) = key_watcher {
+            let _ = key_watcher.await;
+        }
         delivering.cancel();
         if let Err(error) = mail_worker.await {
             tracing::error!(%error, "the mail worker ended abnormally");

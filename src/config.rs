@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::auth::master_secret;
+use crate::auth::signing_keys::SigningAlgorithm;
 
 /// The `latchkey` command line.
 #[derive(Debug, Parser)]
@@ -41,6 +42,8 @@ pub enum Command {
     Secret(SecretArgs),
     /// Administration from the command line.
     Admin(AdminArgs),
+    /// Access-token signing keys: list, rotate, revoke.
+    Keys(Box<KeysArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +84,35 @@ pub struct AdminCreateArgs {
     /// The shortest password accepted, as for `serve`.
     #[arg(long, env = "LATCHKEY_PASSWORD_MIN_LENGTH", default_value = "8", value_parser = clap::value_parser!(u8).range(8..=128))]
     pub password_min_length: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// Each takes the same settings as `serve` (the database, the master secret, the algorithm).
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Every key with its algorithm and state (never a private part).
+    List(KeySettings),
+    /// next starts signing, current becomes previous, previous retires, a new next is made.
+    Rotate(KeySettings),
+    /// Withdraw a key at once (rotating first if it is the current one).
+    Revoke {
+        /// The key id (`kid`), as `latchkey keys list` shows it.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+        #[command(flatten)]
+        settings: KeySettings,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct KeySettings {
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
 #[derive(Debug, Args)]
@@ -266,6 +298,31 @@ pub struct Settings {
         value_enum
     )]
     pub log_format: LogFormat,
+
+    // Tokens that other services verify (docs/deployment.md, "Signing keys").
+    /// How access tokens are signed: `ES256`, `EdDSA` and `RS256` with keys latchkey generates
+    /// and publishes at `/.well-known/jwks.json`; `HS256` with the master secret.
+    #[arg(
+        long,
+        env = "LATCHKEY_JWT_ALGORITHM",
+        default_value = "ES256",
+        value_enum,
+        ignore_case = true
+    )]
+    pub jwt_algorithm: SigningAlgorithm,
+
+    /// The externally visible base URL (`https://auth.example.com`); `jwks_uri` is built from it.
+    /// Unset: `http://` and the listen address.
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// Rotate the signing keys this often (`30d`); unset: only `latchkey keys rotate` does.
+    #[arg(long, env = "LATCHKEY_KEY_ROTATION_INTERVAL", value_parser = parse_positive_duration)]
+    pub key_rotation_interval: Option<Duration>,
+
+    /// Add Hasura's claims namespace (`https://hasura.io/jwt/claims`) to access tokens.
+    #[arg(long, env = "LATCHKEY_HASURA_CLAIMS", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub hasura_claims: bool,
 }
 
 /// Whether anyone may create an account with `signup`.
@@ -326,6 +383,14 @@ impl Settings {
             ),
             (Some(secret), _) | (None, Some(secret)) => Ok(Some(secret)),
             (None, None) => Ok(None),
+        }
+    }
+
+    /// `LATCHKEY_PUBLIC_URL`, or `http://` and the listen address, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", self.listen),
         }
     }
 
@@ -411,6 +476,15 @@ fn parse_reset_url(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let text = text.trim().trim_end_matches('/');
+    let url = url::Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+        return Err("must be an http or https URL without a query".into());
+    }
+    Ok(text.to_owned())
+}
+
 fn parse_smtp_url(text: &str) -> Result<SecretString, String> {
     // Never echo the value: it may hold a password.
     let url = url::Url::parse(text).map_err(|_| "is not a URL".to_owned())?;
@@ -470,6 +544,25 @@ mod tests {
         assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(settings.access_token_ttl, Duration::from_secs(900));
         assert!(settings.graphiql);
+        assert_eq!(settings.jwt_algorithm, SigningAlgorithm::Es256);
+        assert_eq!(settings.public_url(), "http://127.0.0.1:8080");
+        assert!(!settings.hasura_claims && settings.key_rotation_interval.is_none());
+    }
+
+    #[test]
+    fn algorithms_take_their_jose_names() {
+        for (name, algorithm) in [
+            ("ES256", SigningAlgorithm::Es256),
+            ("EdDSA", SigningAlgorithm::EdDsa),
+            ("rs256", SigningAlgorithm::Rs256),
+            ("HS256", SigningAlgorithm::Hs256),
+        ] {
+            let settings = Settings::from_args(["--jwt-algorithm", name]).unwrap();
+            assert_eq!(settings.jwt_algorithm, algorithm);
+        }
+        assert!(Settings::from_args(["--jwt-algorithm", "none"]).is_err());
+        let settings = Settings::from_args(["--public-url", "https://auth.example.com/"]).unwrap();
+        assert_eq!(settings.public_url(), "https://auth.example.com");
     }
 
     #[test]

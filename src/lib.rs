@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cleanup;
 pub mod config;
 pub mod db;
+pub mod embed;
 pub mod entities;
 pub mod graphql;
 pub mod http;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use latchkey::app::{Application, StartupError};
 use latchkey::config::{
-    AdminAction, AdminCreateArgs, Cli, Command, MigrateAction, SecretAction, Settings,
+    AdminAction, AdminCreateArgs, Cli, Command, KeysAction, MigrateAction, SecretAction, Settings,
 };
 use latchkey::{auth, config, db, graphql, telemetry};
 use migration::{Migrator, MigratorTrait as _};
@@ -57,6 +57,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         },
+        Some(Command::Keys(args)) => runtime.block_on(keys(args.action)),
     }
 }
 
@@ -174,6 +175,71 @@ fn without_line_end(mut text: String) -> String {
         }
     }
     text
+}
+
+/// `latchkey keys list|rotate|revoke KID`: a short summary on stdout, never a private part.
+/// Running servers pick the change up within seconds.
+async fn keys(action: KeysAction) -> ExitCode {
+    use auth::signing_keys::KeyStore;
+
+    let settings = match &action {
+        KeysAction::List(keys)
+        | KeysAction::Rotate(keys)
+        | KeysAction::Revoke { settings: keys, .. } => keys.settings.clone(),
+    };
+
+    telemetry::init("warn", latchkey::config::LogFormat::Pretty);
+    let outcome = async {
+        let secret = auth::master_secret::load(&settings)?;
+        let db = db::connect(&settings.database_url, db::PoolSettings::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        db::migrate(&db).await.map_err(|e| e.to_string())?;
+        let store = KeyStore::new(
+            db,
+            secrecy::ExposeSecret::expose_secret(&secret).as_bytes(),
+            settings.jwt_algorithm,
+        );
+        match action {
+            KeysAction::List(_) => {}
+            KeysAction::Rotate(_) => {
+                store.rotate().await.map_err(|e| e.to_string())?;
+                println!("rotated: the next key now signs");
+            }
+            KeysAction::Revoke { kid, .. } => {
+                let was = store.revoke(&kid).await.map_err(|e| e.to_string())?;
+                match was {
+                    auth::signing_keys::KeyState::Current => {
+                        println!("rotated, then revoked {kid} (it was the current key)");
+                    }
+                    _ => println!("revoked {kid} (it was {was})"),
+                }
+            }
+        }
+        let keys = store.list().await.map_err(|e| e.to_string())?;
+        if keys.is_empty() {
+            println!("no signing keys (LATCHKEY_JWT_ALGORITHM=HS256 signs with the master secret)");
+        }
+        for key in keys {
+            println!(
+                "{:<24} {:<6} {:<9} created {} changed {}",
+                key.kid,
+                key.algorithm,
+                key.state,
+                key.created_at.format("%Y-%m-%d %H:%M:%S"),
+                key.updated_at.format("%Y-%m-%d %H:%M:%S"),
+            );
+        }
+        Ok::<_, String>(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("latchkey: keys: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

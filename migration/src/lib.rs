@@ -9,6 +9,7 @@ mod m20261201_000003_sealed_outbox;
 mod m20261201_000004_guess_slots;
 mod m20261201_000005_refresh_successor;
 mod m20261201_000006_administration;
+mod m20261201_000007_signing_keys;
 mod m20261201_000008_session_details;
 
 pub use m20261201_000006_administration::DEFAULT_ORGANIZATION_ID;
@@ -25,7 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_guess_slots::Migration),
             Box::new(m20261201_000005_refresh_successor::Migration),
             Box::new(m20261201_000006_administration::Migration),
-            // 000007: signing keys
+            Box::new(m20261201_000007_signing_keys::Migration),
             Box::new(m20261201_000008_session_details::Migration),
         ]
     }

@@ -6,6 +6,7 @@ pub mod admin;
 mod common_passwords;
 pub mod domain;
 mod error;
+mod events;
 mod lockout;
 mod my_sessions;
 mod password_reset;
@@ -25,6 +26,7 @@ use uuid::Uuid;
 
 use self::domain::{Email, OrganizationId, PasswordPolicy, SessionId, UserId};
 pub use self::error::AccountError;
+pub use self::events::{AccountEvent, AccountHook};
 pub use self::my_sessions::SessionView;
 pub use self::password_reset::ResetRequestWorker;
 pub use self::profile::ProfileChanges;
@@ -131,6 +133,7 @@ struct Inner {
     successors: SecretBox,
     sessions: session_cache::SessionCache,
     organizations: admin::KnownOrganizations,
+    hooks: events::AccountHooks,
     settings: AccountSettings,
     /// Reset requests for known and unknown emails alike are handed to a background worker, so
     /// that `forgot_password` answers both in the same time.
@@ -153,6 +156,7 @@ impl Accounts {
                 successors: deps.successors,
                 sessions: session_cache::SessionCache::default(),
                 organizations: admin::KnownOrganizations::default(),
+                hooks: events::AccountHooks::default(),
                 settings,
                 reset_requests,
             }),
@@ -168,6 +172,11 @@ impl Accounts {
 
     fn db(&self) -> &DatabaseConnection {
         &self.inner.db
+    }
+
+    /// The keys access tokens are signed and verified with (for the JWKS and discovery).
+    pub fn token_keys(&self) -> &JwtKeys {
+        &self.inner.jwt
     }
 
     /// Opens a session with its first refresh token inside `txn`, and signs an access token

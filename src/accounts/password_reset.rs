@@ -16,7 +16,7 @@ use super::domain::{Email, UserId};
 use super::lockout;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
-use super::{AccountError, Accounts};
+use super::{AccountError, AccountEvent, Accounts};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
 use crate::entities::{password_reset_token, user};
@@ -189,6 +189,7 @@ impl Accounts {
         self.sessions_changed(SessionChange::User(owner_id)).await;
         self.inner.outbox.wake();
         tracing::info!(user.id = %owner.id, "password reset");
+        self.emit(AccountEvent::PasswordChanged { user_id: owner_id });
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use super::lockout;
 use super::password_reset::kill_reset_tokens;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
-use super::{AccountError, Accounts, Caller, UserView, admin, user_views};
+use super::{AccountError, AccountEvent, Accounts, Caller, UserView, admin, user_views};
 use crate::db;
 use crate::entities::user;
 use crate::mail::{MailKind, templates};
@@ -139,6 +139,14 @@ impl Accounts {
         if has_mail {
             self.inner.outbox.wake();
         }
+        self.emit(AccountEvent::Updated {
+            user_id: caller.user_id,
+        });
+        if password_hash.is_some() {
+            self.emit(AccountEvent::PasswordChanged {
+                user_id: caller.user_id,
+            });
+        }
         Ok(user_views::view_of(self.db(), updated).await?)
     }
 
@@ -164,6 +172,9 @@ impl Accounts {
         self.sessions_changed(SessionChange::User(caller.user_id))
             .await;
         tracing::info!("account deleted");
+        self.emit(AccountEvent::Deleted {
+            user_id: caller.user_id,
+        });
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 
 use super::domain::{DisplayName, Email, NewPassword, UserId};
 use super::lockout;
-use super::{AccountError, Accounts, SessionOrigin, SignedIn, UserView, user_views};
+use super::{AccountError, AccountEvent, Accounts, SessionOrigin, SignedIn, UserView, user_views};
 use crate::db;
 use crate::entities::user;
 use crate::throttle::ClientAddr;
@@ -64,6 +64,12 @@ impl Accounts {
             .await?;
         txn.commit().await?;
         tracing::info!(user.id = %signed_in.user.id, "account created");
+        let user_id = signed_in.user.id;
+        self.emit(AccountEvent::Created {
+            user_id,
+            email: signed_in.user.email.as_str().to_owned(),
+        });
+        self.emit(AccountEvent::SignedIn { user_id });
         Ok(signed_in)
     }
 
@@ -137,6 +143,9 @@ impl Accounts {
         txn.commit().await?;
         self.inner.metrics.login("success");
         tracing::info!(user.id = %signed_in.user.id, "signed in");
+        self.emit(AccountEvent::SignedIn {
+            user_id: signed_in.user.id,
+        });
         Ok(signed_in)
     }
 

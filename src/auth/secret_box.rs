@@ -1,6 +1,6 @@
 //! Encryption at rest for the few secrets latchkey must keep readable to itself: token-bearing
-//! mail waiting for delivery, a refresh token's successor during the reuse interval, and (later)
-//! private signing keys. XChaCha20-Poly1305 (random 192-bit nonces never collide in practice)
+//! mail waiting for delivery, a refresh token's successor during the reuse interval, and the
+//! private signing keys of access tokens. XChaCha20-Poly1305 (random 192-bit nonces never collide in practice)
 //! under a key derived from the master secret with HKDF-SHA256, one key per purpose, so that a
 //! copy of the database alone reveals nothing and a sealed value of one kind cannot be passed off
 //! as another.
@@ -23,6 +23,8 @@ pub enum Purpose {
     OutboxMail,
     /// The refresh token issued in a rotation, kept for the reuse interval.
     RefreshSuccessor,
+    /// Private signing keys, sealed to their key id and algorithm.
+    SigningKey,
 }
 
 impl Purpose {
@@ -30,6 +32,7 @@ impl Purpose {
         match self {
             Self::OutboxMail => b"outbox mail",
             Self::RefreshSuccessor => b"refresh successor",
+            Self::SigningKey => b"signing key",
         }
     }
 }

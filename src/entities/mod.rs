@@ -9,5 +9,6 @@ pub mod password_reset_token;
 pub mod refresh_token;
 pub mod role;
 pub mod session;
+pub mod signing_key;
 pub mod user;
 pub mod user_role;

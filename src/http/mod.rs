@@ -8,6 +8,7 @@ mod graphql;
 mod health;
 mod metrics;
 pub mod server;
+mod well_known;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +85,11 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::scrape))
+        .route("/.well-known/jwks.json", get(well_known::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(well_known::openid_configuration),
+        )
         .with_state(state)
         .layer(layers);
 

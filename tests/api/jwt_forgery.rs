@@ -1,6 +1,7 @@
-//! Forged access tokens (docs/security.md, RFC 8725): only an HS256 token with `typ: at+jwt`, signed
-//! with the server's key, for the right issuer and audience, inside its lifetime, naming a live
-//! session of its own user, gets a user. Everything else is anonymous.
+//! Forged access tokens under `LATCHKEY_JWT_ALGORITHM=HS256` (docs/security.md, RFC 8725): only an
+//! HS256 token with `typ: at+jwt`, signed with the master secret, for the right issuer and
+//! audience, inside its lifetime, naming a live session of its own user, gets a user. Everything
+//! else is anonymous. The asymmetric algorithms have their own forgeries in `signing_keys`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,10 +9,15 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Account, JWT_SECRET, PASSWORD, TestApp, assert_error, assert_no_errors, spawn_app,
+    Account, JWT_SECRET, PASSWORD, TestApp, assert_error, assert_no_errors, spawn_app_with_args,
 };
 
 const ATTACKER_KEY: &[u8] = b"an-attacker-chosen-key-of-at-least-32-bytes";
+
+/// A server signing with the master secret, as every install did before asymmetric keys.
+async fn spawn_app() -> TestApp {
+    spawn_app_with_args(&["--jwt-algorithm", "HS256"]).await
+}
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()

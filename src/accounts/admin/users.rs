@@ -20,7 +20,7 @@ use crate::accounts::domain::{DisplayName, Email, OrganizationId, RoleCode, User
 use crate::accounts::password_reset::{SetPasswordPurpose, kill_reset_tokens};
 use crate::accounts::session_events::SessionChange;
 use crate::accounts::sessions::revoke_user_sessions;
-use crate::accounts::{AccountError, Accounts, UserView, user_views};
+use crate::accounts::{AccountError, AccountEvent, Accounts, UserView, user_views};
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::NO_PASSWORD;
 use crate::db;
@@ -184,6 +184,10 @@ impl Accounts {
             self.inner.outbox.wake();
         }
         tracing::info!(user.id = %user.id, invited, "account created by an administrator");
+        self.emit(AccountEvent::Created {
+            user_id: UserId::from(user.id),
+            email: user.email.clone(),
+        });
         Ok(UserView::with_roles(
             user,
             roles.into_iter().map(RoleCode::into_string).collect(),
@@ -275,6 +279,7 @@ impl Accounts {
             self.inner.outbox.wake();
         }
         tracing::info!(ends_sessions, "account changed by an administrator");
+        self.emit(AccountEvent::Updated { user_id: id });
         Ok(view)
     }
 
@@ -293,6 +298,7 @@ impl Accounts {
         txn.commit().await?;
         self.sessions_changed(SessionChange::User(id)).await;
         tracing::info!("account deleted by an administrator");
+        self.emit(AccountEvent::Deleted { user_id: id });
         Ok(())
     }
 

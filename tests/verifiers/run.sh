@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Third-party verifiers of latchkey's access tokens: Node's `jose` (createRemoteJWKSet + jwtVerify)
+# and Python's PyJWT (PyJWKClient) verify a real token from the JWKS URL, refuse an HS256 token
+# made with the public key as secret, and refuse the token once its key is revoked (with a fresh
+# JWKS cache). Called by .ci/run; exits non-zero on the first failure.
+#
+# Environment:
+#   LATCHKEY_BIN     server binary (default: `cargo build`, then $CARGO_TARGET_DIR/debug/latchkey)
+#   VERIFIERS_VENV   virtualenv for PyJWT (default: ~/.cache/latchkey-verifiers-venv; reused)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+VENV=${VERIFIERS_VENV:-$HOME/.cache/latchkey-verifiers-venv}
+
+log() { printf 'verifiers: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+if [[ -n ${LATCHKEY_BIN:-} ]]; then
+  BIN=$LATCHKEY_BIN
+else
+  target=${CARGO_TARGET_DIR:-$ROOT/target}
+  [[ $target == /* ]] || target=$ROOT/$target
+  BIN=$target/debug/latchkey
+  (cd "$ROOT" && cargo build --quiet --bin latchkey)
+fi
+[[ -x $BIN ]] || die "no server binary at $BIN"
+
+log "npm ci (jose)"
+(cd "$HERE" && npm ci --no-audit --no-fund --silent)
+if [[ ! -x $VENV/bin/python ]]; then
+  python3 -m venv "$VENV"
+fi
+log "pip install (PyJWT)"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$HERE/requirements.txt"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-verifiers.XXXXXX")
+SERVER_PID=
+cleanup() {
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+SECRET=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))')
+PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE=http://127.0.0.1:$PORT
+export DATABASE_URL="sqlite://$WORK/lk.db?mode=rwc" LATCHKEY_SECRET=$SECRET
+# Scrub operator settings that could change the server under test.
+for name in $(env | sed -n 's/^\(LATCHKEY_[A-Z_]*\)=.*/\1/p'); do
+  [[ $name == LATCHKEY_SECRET || $name == LATCHKEY_BIN ]] || unset "$name"
+done
+"$BIN" serve --listen "127.0.0.1:$PORT" --public-url "$BASE" --mail-dir "$WORK/mail" \
+  --log warn >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do
+  curl -fs "$BASE/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fs "$BASE/healthz" >/dev/null || { cat "$WORK/server.log" >&2; die "the server did not start"; }
+
+JWKS_URL=$(curl -fs "$BASE/.well-known/openid-configuration" \
+  | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["jwks_uri"])')
+[[ $JWKS_URL == "$BASE/.well-known/jwks.json" ]] || die "jwks_uri is $JWKS_URL"
+
+TOKEN=$(curl -fs "$BASE/graphql" -H 'Content-Type: application/json' --data @- <<'JSON' \
+  | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["data"]["signup"]["accessToken"])'
+{"query": "mutation($input: SignupInput!) { signup(input: $input) { accessToken } }",
+ "variables": {"input": {"email": "verifier@example.com", "password": "correct horse battery staple 42"}}}
+JSON
+)
+KID=$("$VENV/bin/python" -c 'import jwt, sys; print(jwt.get_unverified_header(sys.argv[1])["kid"])' "$TOKEN")
+
+log "a real token verifies; an HS256 token made with the public key does not"
+node "$HERE/verify.mjs" "$JWKS_URL" "$TOKEN" accept
+"$VENV/bin/python" "$HERE/verify.py" "$JWKS_URL" "$TOKEN" accept
+
+log "after \`latchkey keys revoke $KID\`, the token is refused"
+"$BIN" keys revoke "$KID"
+node "$HERE/verify.mjs" "$JWKS_URL" "$TOKEN" refuse
+"$VENV/bin/python" "$HERE/verify.py" "$JWKS_URL" "$TOKEN" refuse
+
+log "all passed"
