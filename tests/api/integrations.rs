@@ -287,3 +287,51 @@ async fn a_failing_or_stuck_account_hook_neither_undoes_nor_holds_up_the_change(
     assert_eq!(me["data"]["me"]["email"], "ada@example.com", "{me}");
     latchkey.shutdown().await;
 }
+
+#[tokio::test]
+async fn latchkey_verify_refetches_the_jwks_at_most_once_per_interval_for_unknown_kids() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let latchkey = spawn_app().await;
+    let account = latchkey.signup("ada@example.com", PASSWORD).await;
+    // A proxy in front of latchkey's JWKS that counts the fetches.
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counted = fetches.clone();
+    let upstream = latchkey.url("/.well-known/jwks.json");
+    let proxy = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || {
+            let (counted, upstream) = (counted.clone(), upstream.clone());
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let body = reqwest::get(upstream).await.unwrap().text().await.unwrap();
+                ([("cache-control", "public, max-age=300")], body)
+            }
+        }),
+    );
+    let proxy = serve(proxy).await;
+    let verifier = latchkey_verify::Verifier::new(latchkey_verify::VerifierConfig::new(&proxy));
+
+    verifier
+        .verify(&account.access_token)
+        .await
+        .expect("a real token verifies");
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    // Within max-age, a known kid costs no fetch; a burst of unknown kids costs one at most.
+    verifier.verify(&account.access_token).await.unwrap();
+    let (header, rest) = account.access_token.split_once('.').unwrap();
+    let mut header: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap(),
+    )
+    .unwrap();
+    for i in 0..20 {
+        header["kid"] = format!("made-up-{i}").into();
+        let encoded = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            header.to_string(),
+        );
+        assert!(verifier.verify(&format!("{encoded}.{rest}")).await.is_err());
+    }
+    assert!(fetches.load(Ordering::SeqCst) <= 2, "{fetches:?} fetches");
+}

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tokio::sync::Mutex;
@@ -112,7 +114,15 @@ impl KeyCache {
 fn usable(jwk: &Jwk) -> Option<PublicKey> {
     let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm?) {
         (AlgorithmParameters::EllipticCurve(_), KeyAlgorithm::ES256) => Algorithm::ES256,
-        (AlgorithmParameters::OctetKeyPair(_), KeyAlgorithm::EdDSA) => Algorithm::EdDSA,
+        // The JWT library slices an Ed25519 key to 32 bytes when verifying: a shorter one
+        // would panic there, so it is refused here.
+        (AlgorithmParameters::OctetKeyPair(params), KeyAlgorithm::EdDSA)
+            if URL_SAFE_NO_PAD
+                .decode(&params.x)
+                .is_ok_and(|x| x.len() == 32) =>
+        {
+            Algorithm::EdDSA
+        }
         (AlgorithmParameters::RSA(_), KeyAlgorithm::RS256) => Algorithm::RS256,
         _ => return None,
     };
@@ -161,5 +171,10 @@ mod tests {
         }))
         .unwrap();
         assert!(usable(&ec_as_rs).is_none());
+        let short_ed25519: Jwk = serde_json::from_value(serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519", "kid": "c", "alg": "EdDSA", "x": "AAAA"
+        }))
+        .unwrap();
+        assert!(usable(&short_ed25519).is_none());
     }
 }

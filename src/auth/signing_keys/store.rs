@@ -108,26 +108,41 @@ impl KeyStore {
         if !self.algorithm.is_asymmetric() {
             return Ok(());
         }
+        // The usual start: nothing to do, and no key worth generating (RSA takes a while).
+        if !self.needs_keys(&self.db).await? {
+            return self.check_current_opens().await;
+        }
         let fresh = self.generate_pair().await?;
         let txn = self.db.begin().await?;
         lock(&txn).await?;
-        let current = find_state(&txn, KeyState::Current).await?;
-        let next = find_state(&txn, KeyState::Next).await?;
-        let changed = match (current.first(), next.first()) {
-            (Some(current), Some(_)) if current.algorithm == self.algorithm.jwt_name() => false,
-            (Some(current), None) if current.algorithm == self.algorithm.jwt_name() => {
-                self.insert(&txn, fresh.1, KeyState::Next).await?;
-                true
+        // Another instance may have made them while this one generated.
+        let changed = self.needs_keys(&txn).await?;
+        if changed {
+            let current = find_state(&txn, KeyState::Current).await?;
+            match current.first() {
+                Some(current) if current.algorithm == self.algorithm.jwt_name() => {
+                    self.insert(&txn, fresh.1, KeyState::Next).await?;
+                }
+                _ => self.rotate_in(&txn, fresh).await?,
             }
-            _ => {
-                self.rotate_in(&txn, fresh).await?;
-                true
-            }
-        };
+        }
         txn.commit().await?;
         if changed {
             self.announce().await;
         }
+        self.check_current_opens().await
+    }
+
+    /// No current key of the configured algorithm, or no next one.
+    async fn needs_keys<C: ConnectionTrait>(&self, db: &C) -> Result<bool, KeyError> {
+        let current = find_state(db, KeyState::Current).await?;
+        let next = find_state(db, KeyState::Next).await?;
+        let algorithm = self.algorithm.jwt_name();
+        Ok(!(current.iter().any(|key| key.algorithm == algorithm)
+            && next.iter().any(|key| key.algorithm == algorithm)))
+    }
+
+    async fn check_current_opens(&self) -> Result<(), KeyError> {
         // Fail at start-up, not at the first login, when the secret cannot open the key.
         let loaded = self.load().await?;
         if !loaded.iter().any(|key| key.state == KeyState::Current) {
