@@ -8,6 +8,7 @@ mod helpers;
 mod postgres;
 mod smtp_sink;
 
+mod admin_users;
 mod cli;
 mod delete_me;
 mod graphql_document_size;

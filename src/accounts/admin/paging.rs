@@ -9,6 +9,9 @@ use uuid::Uuid;
 
 use crate::accounts::domain::FieldError;
 
+/// The longest `after` read as a cursor; longer text is refused unread.
+const MAX_CURSOR_CHARS: usize = 80;
+
 /// Page sizes a client may ask for.
 pub const MAX_PAGE: i32 = 100;
 
@@ -27,8 +30,9 @@ impl Cursor {
     }
 
     fn decode(text: &str) -> Option<Self> {
-        // Real cursors are 44 characters; anything much longer is not one.
-        if text.len() > 64 {
+        // A real cursor is base64 of at most 53 bytes (a signed 19-digit count of nanoseconds,
+        // a dot, 32 hex digits): 71 characters. Anything much longer is not one.
+        if text.len() > MAX_CURSOR_CHARS {
             return None;
         }
         let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(text).ok()?).ok()?;
