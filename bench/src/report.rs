@@ -206,9 +206,8 @@ pub fn targets(f: &Figures) -> Vec<Target> {
     let users_admin_growth = slower(f.users_admin, f.users_admin_big);
     // Time per request, and p50 and p99, of the big table against the small one.
     let growth = |small: &Row, big: &Row, time: f64| {
-        let ratio = |big: Duration, small: Duration| {
-            big.as_secs_f64() / small.as_secs_f64().max(1e-9)
-        };
+        let ratio =
+            |big: Duration, small: Duration| big.as_secs_f64() / small.as_secs_f64().max(1e-9);
         let (Some(s), Some(b)) = (small.load, big.load) else {
             return format!("{time:.2}×");
         };

@@ -231,11 +231,7 @@ async fn scenarios(
     .await?;
     rows.push(me_small.clone());
     rows.extend(listing_small.iter().cloned());
-    rows.extend([
-        login_small.clone(),
-        signup.clone(),
-        refresh,
-    ]);
+    rows.extend([login_small.clone(), signup.clone(), refresh]);
     rows.extend(flood.iter().cloned());
     server.stop().await;
 
@@ -289,11 +285,7 @@ async fn scenarios(
     server.stop().await;
     rows.push(me_big.clone());
     rows.extend(listing_big.iter().cloned());
-    rows.extend([
-        login_big.clone(),
-        big_flood.clone(),
-        forgot.clone(),
-    ]);
+    rows.extend([login_big.clone(), big_flood.clone(), forgot.clone()]);
 
     let targets = report::targets(&Figures {
         ceilings,
