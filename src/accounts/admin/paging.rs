@@ -49,7 +49,7 @@ impl Cursor {
         created_at: impl IntoColumnRef,
         id: impl IntoColumnRef,
     ) -> SimpleExpr {
-        Expr::tuple([Expr::col(created_at).into(), Expr::col(id).into()])
+        Expr::tuple([Expr::col(created_at), Expr::col(id)])
             .lt(Expr::tuple([self.created_at.into(), self.id.into()]))
     }
 }
