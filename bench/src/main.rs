@@ -7,6 +7,7 @@
 
 mod ceilings;
 mod credentials;
+mod listing;
 mod load;
 mod operations;
 mod postgres;

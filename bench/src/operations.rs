@@ -22,6 +22,25 @@ static FORGOT_PASSWORD: Operation = Operation::new(
     include_str!("../../docs/operations/forgot-password.graphql"),
 );
 
+/// A page of `users` as an administration screen lists it. docs/operations has no
+/// administration documents yet, so the benchmark keeps its own.
+static USERS: Operation = Operation::new(
+    "Users",
+    "query Users($filter: UserFilter, $first: Int!, $after: String) {
+  users(filter: $filter, first: $first, after: $after) {
+    nodes { id email name emailVerified roles active lastLoginAt createdAt updatedAt }
+    pageInfo { hasNextPage endCursor }
+  }
+}",
+);
+/// `totalCount` alone: the count over every user in reach (and a one-user page beside it).
+static USER_COUNT: Operation = Operation::new(
+    "UserCount",
+    "query UserCount($filter: UserFilter) {
+  users(filter: $filter, first: 1) { totalCount }
+}",
+);
+
 /// `me`, which takes no variables.
 pub fn me() -> Bytes {
     ME.body(json!({}))
@@ -43,7 +62,17 @@ pub fn forgot_password(email: &str) -> Bytes {
     FORGOT_PASSWORD.body(json!({ "email": email }))
 }
 
-/// One named operation of a documentation file.
+/// A page of `first` users, after `after` if given, whose email contains `email` if given.
+pub fn users(first: u32, after: Option<&str>, email: Option<&str>) -> Bytes {
+    let filter = email.map(|email| json!({ "email": email }));
+    USERS.body(json!({ "filter": filter, "first": first, "after": after }))
+}
+
+pub fn user_count() -> Bytes {
+    USER_COUNT.body(json!({ "filter": null }))
+}
+
+/// One named operation: a documentation file's, or one of the benchmark's own.
 struct Operation {
     name: &'static str,
     file: &'static str,
@@ -104,6 +133,8 @@ mod tests {
             (&SIGNUP, signup("a@example.com", "pw")),
             (&REFRESH_TOKEN, refresh_token("t")),
             (&FORGOT_PASSWORD, forgot_password("a@example.com")),
+            (&USERS, users(20, Some("c"), Some("x"))),
+            (&USER_COUNT, user_count()),
         ];
         for (operation, body) in bodies {
             let body: Value = serde_json::from_slice(&body).unwrap();

@@ -1,6 +1,7 @@
 //! The run, in order: ceilings first (on an otherwise idle machine), then per database the
 //! small-table scenarios, then the server stopped, the table grown to a million users in bulk,
-//! and the big-table scenarios.
+//! and the big-table scenarios. Each table size also runs the administrators' `users` list
+//! ([`crate::listing`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use crate::postgres::ScratchDatabase;
 use crate::report::{self, Ceiling, Ceilings, Figures, LoadFigures, Row, Target};
 use crate::server::{self, Server};
 use crate::workloads::{ForgotPassword, Login, Me, Refresh, Signup, login_pool};
-use crate::{Config, Result, ceilings, credentials, seed};
+use crate::{Config, Result, ceilings, credentials, listing, seed};
 
 #[derive(Debug, Clone)]
 pub enum Database {
@@ -95,7 +96,7 @@ async fn bare_axum(config: &Config) -> Result<Row> {
     row
 }
 
-fn plan(config: &Config, connections: usize) -> Plan {
+pub fn plan(config: &Config, connections: usize) -> Plan {
     Plan {
         connections,
         warmup: config.warmup,
@@ -156,6 +157,7 @@ async fn scenarios(
 
     // --- the small table ---
     seed::seed_users(url, small, hash).await?;
+    seed::seed_administrators(url, hash).await?;
     let server = Server::start(server::latchkey_command(binary, url, dir), "latchkey").await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = Row::idle(
@@ -184,6 +186,8 @@ async fn scenarios(
         Some(Ceiling::BareAxum),
     )
     .await?;
+    let callers = listing::Callers::sign_in(server.addr, url, small).await?;
+    let listing_small = listing::measure(&server, config, &callers, &small_label).await?;
     let login_small = run(
         format!("login, {small_label} users"),
         Arc::new(Login { users: small }),
@@ -225,12 +229,9 @@ async fn scenarios(
         ],
     )
     .await?;
-    rows.extend([
-        me_small.clone(),
-        login_small.clone(),
-        signup.clone(),
-        refresh,
-    ]);
+    rows.push(me_small.clone());
+    rows.extend(listing_small.iter().cloned());
+    rows.extend([login_small.clone(), signup.clone(), refresh]);
     rows.extend(flood.iter().cloned());
     server.stop().await;
 
@@ -257,6 +258,8 @@ async fn scenarios(
         Some(Ceiling::BareAxum),
     )
     .await?;
+    let callers = listing::Callers::sign_in(server.addr, url, big).await?;
+    let listing_big = listing::measure(&server, config, &callers, &big_label).await?;
     let login_big = run(
         format!("login, {big_label} users"),
         Arc::new(Login { users: big }),
@@ -280,12 +283,9 @@ async fn scenarios(
     )
     .await?;
     server.stop().await;
-    rows.extend([
-        me_big.clone(),
-        login_big.clone(),
-        big_flood.clone(),
-        forgot.clone(),
-    ]);
+    rows.push(me_big.clone());
+    rows.extend(listing_big.iter().cloned());
+    rows.extend([login_big.clone(), big_flood.clone(), forgot.clone()]);
 
     let targets = report::targets(&Figures {
         ceilings,
@@ -299,6 +299,10 @@ async fn scenarios(
         login_big: &login_big,
         idle: &idle,
         big_flood: &big_flood,
+        users: &listing_small[0],
+        users_big: &listing_big[0],
+        users_admin: &listing_small[1],
+        users_admin_big: &listing_big[1],
     });
     Ok((rows, targets))
 }
@@ -307,7 +311,7 @@ fn users_label(users: u64) -> String {
     report::rate(users as f64)
 }
 
-async fn measure_one(
+pub async fn measure_one(
     server: &Server,
     name: &str,
     workload: Arc<dyn Workload>,

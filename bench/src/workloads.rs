@@ -89,6 +89,30 @@ impl Workload for Me {
     }
 }
 
+/// The same query again and again, as one signed-in caller (an administrator listing users).
+pub struct AsCaller {
+    token: HeaderValue,
+    body: Bytes,
+}
+
+impl AsCaller {
+    pub fn new(access_token: &str, body: Bytes) -> Result<Self> {
+        Ok(Self {
+            token: HeaderValue::try_from(format!("Bearer {access_token}"))?,
+            body,
+        })
+    }
+}
+
+impl Workload for AsCaller {
+    fn request(&self, _conn: &mut ConnState) -> Request<Full<Bytes>> {
+        post()
+            .header(AUTHORIZATION, self.token.clone())
+            .body(Full::new(self.body.clone()))
+            .expect("a valid request")
+    }
+}
+
 /// `login` with the right password, over the seeded users `0..users`.
 pub struct Login {
     pub users: u64,
@@ -204,6 +228,22 @@ pub async fn login_pool(
         sessions.extend(task.await??);
     }
     Ok(sessions)
+}
+
+/// Logs `email` in with [`PASSWORD`] and returns its access token.
+pub async fn sign_in(addr: SocketAddr, email: &str) -> Result<String> {
+    let mut connection = Connection::open(addr).await?;
+    let (status, body) = connection
+        .exchange(throttled_post(operations::login(email, PASSWORD)))
+        .await?;
+    match json_string(&body, "accessToken") {
+        Some(access) if is_success(status, &body) => Ok(access.to_owned()),
+        _ => Err(format!(
+            "logging {email} in failed ({status}): {}",
+            String::from_utf8_lossy(&body)
+        )
+        .into()),
+    }
 }
 
 /// The value of the first `"name":"value"` in a JSON body. Tokens are base64url and JWTs, which
