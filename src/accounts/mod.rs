@@ -6,6 +6,7 @@ pub mod admin;
 mod common_passwords;
 pub mod domain;
 mod error;
+mod live_events;
 mod lockout;
 mod my_sessions;
 mod password_reset;
@@ -25,6 +26,7 @@ use uuid::Uuid;
 
 use self::domain::{Email, OrganizationId, PasswordPolicy, SessionId, UserId};
 pub use self::error::AccountError;
+pub use self::live_events::{ConnectionSignIn, SeenAccount, SessionEvent, SessionEventKind};
 pub use self::my_sessions::SessionView;
 pub use self::password_reset::ResetRequestWorker;
 pub use self::profile::ProfileChanges;
@@ -135,6 +137,8 @@ struct Inner {
     /// Reset requests for known and unknown emails alike are handed to a background worker, so
     /// that `forgot_password` answers both in the same time.
     reset_requests: tokio::sync::mpsc::Sender<Email>,
+    /// Every session change, this instance's and other instances', for live subscribers.
+    changes: tokio::sync::broadcast::Sender<session_events::SessionChange>,
 }
 
 impl Accounts {
@@ -155,6 +159,7 @@ impl Accounts {
                 organizations: admin::KnownOrganizations::default(),
                 settings,
                 reset_requests,
+                changes: tokio::sync::broadcast::Sender::new(session_events::CHANGES_CAPACITY),
             }),
         };
         let worker = ResetRequestWorker::new(accounts.clone(), pending);

@@ -32,6 +32,7 @@ mod readiness;
 mod refresh_token;
 mod reset_password;
 mod schema;
+mod session_events;
 mod signup;
 mod throttling;
 mod update_me;

@@ -37,7 +37,14 @@ pub static RESET_PASSWORD: Operation = documented!("ResetPassword", "reset-passw
 pub static UPDATE_ME: Operation = documented!("UpdateMe", "update-me.graphql");
 pub static DELETE_ME: Operation = documented!("DeleteMe", "delete-me.graphql");
 
-/// Every file of `docs/operations` (a test checks that none is missing).
+/// Sent over WebSocket (`session_events`), never over HTTP.
+pub static SESSION_EVENTS: Operation = documented!("SessionEvents", "session-events.graphql");
+
+/// The subscriptions of `docs/operations`: with `ALL`, every file (a test checks that none is
+/// missing).
+pub static SUBSCRIPTIONS: [&Operation; 1] = [&SESSION_EVENTS];
+
+/// Every query and mutation of `docs/operations`, sent over HTTP.
 pub static ALL: [&Operation; 9] = [
     &SIGNUP,
     &LOGIN,
