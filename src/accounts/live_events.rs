@@ -72,7 +72,10 @@ impl From<&UserView> for Shown {
 }
 
 enum SessionState {
-    Live { shown: Shown, ends_at: DateTime<Utc> },
+    Live {
+        shown: Shown,
+        ends_at: DateTime<Utc>,
+    },
     Ended,
     AccountGone,
 }
@@ -133,20 +136,23 @@ impl Accounts {
             first_read: true,
             finished: false,
         };
-        Box::pin(futures_util::stream::unfold(watch, |mut watch| async move {
-            if watch.finished {
-                return None;
-            }
-            let item = watch.next_event().await;
-            watch.finished = !matches!(
-                item,
-                Ok(SessionEvent {
-                    kind: SessionEventKind::AccountUpdated,
-                    ..
-                })
-            );
-            Some((item, watch))
-        }))
+        Box::pin(futures_util::stream::unfold(
+            watch,
+            |mut watch| async move {
+                if watch.finished {
+                    return None;
+                }
+                let item = watch.next_event().await;
+                watch.finished = !matches!(
+                    item,
+                    Ok(SessionEvent {
+                        kind: SessionEventKind::AccountUpdated,
+                        ..
+                    })
+                );
+                Some((item, watch))
+            },
+        ))
     }
 
     async fn session_state(&self, caller: Caller) -> Result<SessionState, AccountError> {

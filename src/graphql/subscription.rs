@@ -57,7 +57,9 @@ impl Subscription {
             .unwrap_or_default();
         // The account as the connection saw it at sign-in.
         let seen = ctx.data_opt::<SeenAccount>().cloned();
-        let events = ctx.data_unchecked::<Accounts>().session_events(caller, seen);
+        let events = ctx
+            .data_unchecked::<Accounts>()
+            .session_events(caller, seen);
         Ok(events.map(move |event| {
             event.map(SessionEvent::from).map_err(|error| {
                 super::errors::internal_error_of(&request_id, &super::errors::error_chain(&error))

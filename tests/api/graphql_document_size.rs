@@ -460,7 +460,10 @@ fn the_tests_send_every_file_of_docs_operations_under_the_name_it_declares() {
     loaded.sort();
     assert_eq!(loaded, files, "helpers::operations::ALL lists every file");
 
-    for operation in operations::ALL.iter().chain(operations::SUBSCRIPTIONS.iter()) {
+    for operation in operations::ALL
+        .iter()
+        .chain(operations::SUBSCRIPTIONS.iter())
+    {
         let declaration = operation
             .document
             .lines()

@@ -279,7 +279,7 @@ async fn the_connection_closes_cleanly_when_its_access_token_expires() {
 async fn a_connection_without_a_valid_token_is_closed_with_4401() {
     let app = spawn_app().await;
     let account = app.signup("ada@example.com", PASSWORD).await;
-    let expired = expired_token_of(&app, &account);
+    let expired = expired_token_of(&account);
     let payloads = [
         ("no payload", Value::Null),
         ("no Authorization", json!({"token": account.access_token})),
@@ -332,7 +332,10 @@ async fn the_legacy_subprotocol_and_plain_upgrades_are_refused() {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 assert_eq!(response.status(), 400, "{offered}");
             }
-            other => panic!("{offered}: expected an HTTP refusal, got {:?}", other.is_ok()),
+            other => panic!(
+                "{offered}: expected an HTTP refusal, got {:?}",
+                other.is_ok()
+            ),
         }
     }
     // Offered among others, the served protocol is chosen.
@@ -396,7 +399,9 @@ async fn subscription_documents_are_held_to_the_document_limits() {
     let account = app.signup("ada@example.com", PASSWORD).await;
     let mut client = LiveClient::connect(&app).await;
     client.sign_in(&account.access_token).await;
-    let aliases: String = (0..300).map(|i| format!("e{i}: sessionEvents {{ type }} ")).collect();
+    let aliases: String = (0..300)
+        .map(|i| format!("e{i}: sessionEvents {{ type }} "))
+        .collect();
     client
         .subscribe("wide", &format!("subscription {{ {aliases} }}"))
         .await;
@@ -473,11 +478,12 @@ async fn a_revocation_on_one_instance_reaches_a_subscriber_on_another() {
 }
 
 /// An access token of `account`'s session whose `exp` has passed, signed with the server's key.
-fn expired_token_of(_app: &TestApp, account: &Account) -> String {
+fn expired_token_of(account: &Account) -> String {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload = account.access_token.split('.').nth(1).unwrap();
-    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     let now = chrono::Utc::now().timestamp();
     claims["iat"] = json!(now - 1020);
     claims["exp"] = json!(now - 120);

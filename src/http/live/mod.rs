@@ -64,10 +64,7 @@ pub async fn upgrade(state: &AppState, peer: SocketAddr, request: Request) -> Re
         Err(rejection) => return rejection.into_response(),
     };
     let client = ClientAddr::resolve(peer, &parts.headers, &state.trusted_proxies);
-    let Some(address_slot) = state
-        .live
-        .try_open(client, MAX_CONNECTIONS_PER_ADDRESS)
-    else {
+    let Some(address_slot) = state.live.try_open(client, MAX_CONNECTIONS_PER_ADDRESS) else {
         let mut response = refusal(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",

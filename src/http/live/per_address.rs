@@ -59,7 +59,8 @@ mod tests {
     #[test]
     fn an_address_gets_its_places_back_when_its_connections_close() {
         let open = OpenPerAddress::default();
-        let client = ClientAddr::resolve("192.0.2.1:1000".parse().unwrap(), &Default::default(), &[]);
+        let client =
+            ClientAddr::resolve("192.0.2.1:1000".parse().unwrap(), &Default::default(), &[]);
         let first = open.try_open(client, 2).unwrap();
         let _second = open.try_open(client, 2).unwrap();
         assert!(open.try_open(client, 2).is_none());

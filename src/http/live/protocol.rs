@@ -105,7 +105,12 @@ impl Rules {
 
     /// A client message: `None` to pass it on to async-graphql, or what to do instead.
     pub fn admit(&self, message: &[u8]) -> Option<Verdict> {
-        let invalid = || Some(Verdict::close(close::BAD_REQUEST, "Invalid message received"));
+        let invalid = || {
+            Some(Verdict::close(
+                close::BAD_REQUEST,
+                "Invalid message received",
+            ))
+        };
         let Ok(envelope) = serde_json::from_slice::<Envelope>(message) else {
             return invalid();
         };
@@ -245,7 +250,9 @@ mod tests {
             rules.admit(&subscribe("1")),
             Some(Verdict::Close(close::DUPLICATE_ID, _))
         ));
-        rules.outgoing(OutgoingMessage::Text(r#"{"type":"complete","id":"1"}"#.into()));
+        rules.outgoing(OutgoingMessage::Text(
+            r#"{"type":"complete","id":"1"}"#.into(),
+        ));
         assert_eq!(rules.admit(&subscribe("1")), None);
     }
 
@@ -257,7 +264,10 @@ mod tests {
         }
         assert!(matches!(
             rules.admit(&subscribe("one more")),
-            Some(Verdict::OperationError { code: "TOO_MANY_SUBSCRIPTIONS", .. })
+            Some(Verdict::OperationError {
+                code: "TOO_MANY_SUBSCRIPTIONS",
+                ..
+            })
         ));
         assert_eq!(rules.admit(br#"{"type":"complete","id":"0"}"#), None);
         assert_eq!(rules.admit(&subscribe("one more")), None);
@@ -269,7 +279,10 @@ mod tests {
         let query = json!({"type": "subscribe", "id": "q", "payload": {"query": "{ me { id } }"}});
         assert!(matches!(
             rules.admit(query.to_string().as_bytes()),
-            Some(Verdict::OperationError { code: "BAD_REQUEST", .. })
+            Some(Verdict::OperationError {
+                code: "BAD_REQUEST",
+                ..
+            })
         ));
         assert!(matches!(
             rules.admit(b"not json"),

@@ -13,8 +13,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tower::ServiceExt as _;
 
-use super::{ConnectionHold, ConnectionLimits};
 use super::clock::{ConnectionClock, Watched};
+use super::{ConnectionHold, ConnectionLimits};
 
 /// Serves `stream` until the client leaves, the connection's clock expires, or `stop` fires
 /// and the request in hand (if any) is answered. `slot` is its place under the connection
