@@ -106,6 +106,13 @@ impl Accounts {
         let Some(claims) = self.inner.jwt.verify(access_token) else {
             return Ok(None);
         };
+        // Without the clock-skew leeway of requests: a connection signed in on a token already
+        // past its `exp` would be closed for its expiry at once, and clients that reconnect on
+        // that close would spin. An `exp` past what a date can hold counts as expired.
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or(DateTime::UNIX_EPOCH);
+        if expires_at <= Utc::now() {
+            return Ok(None);
+        }
         let caller = Caller {
             user_id: claims.sub.into(),
             session_id: claims.sid.into(),
@@ -115,8 +122,7 @@ impl Accounts {
         };
         Ok(Some(ConnectionSignIn {
             caller,
-            // An `exp` past what a date can hold: treated as expiring now.
-            expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now),
+            expires_at,
             seen: SeenAccount(Shown::from(user.as_ref())),
         }))
     }
