@@ -31,7 +31,8 @@ pub(super) struct Live {
     /// `None` only when not served by `http::server` (it is, always, in latchkey).
     pub hold: Option<ConnectionHold>,
     pub request_id: String,
-    pub _address_slot: AddressSlot,
+    /// The connection's place under the per-address bound, held until it closes.
+    pub address_slot: AddressSlot,
 }
 
 /// Serves the connection until the client leaves or the server closes it.
@@ -42,7 +43,7 @@ pub(super) async fn serve(socket: WebSocket, live: Live) {
         protocol,
         hold,
         request_id,
-        _address_slot,
+        address_slot,
     } = live;
     let rules = Arc::new(Rules::default());
     let (to_client, from_client) = socket.split();
@@ -74,7 +75,7 @@ pub(super) async fn serve(socket: WebSocket, live: Live) {
         () = read(from_client, to_graphql, verdicts, Arc::clone(&rules)) => {}
         () = write(to_client, from_graphql, verdicts_rx, rules, stop) => {}
     }
-    drop(hold);
+    drop((hold, address_slot));
 }
 
 /// The `connection_init` callback: signs in with the access token of the payload's

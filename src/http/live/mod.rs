@@ -86,7 +86,7 @@ pub async fn upgrade(state: &AppState, peer: SocketAddr, request: Request) -> Re
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
             .to_owned(),
-        _address_slot: address_slot,
+        address_slot,
     };
     upgrade
         .protocols([SUBPROTOCOL])
