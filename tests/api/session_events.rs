@@ -504,3 +504,46 @@ fn token_expired_seconds_ago(account: &Account, seconds: i64) -> String {
     )
     .unwrap()
 }
+
+#[tokio::test]
+async fn a_subscription_sent_over_http_is_refused_as_a_bad_request() {
+    let app = spawn_app().await;
+    let account = app.signup("ada@example.com", PASSWORD).await;
+    let body = app
+        .graphql_with_token(&account.access_token, SESSION_EVENTS, json!({}))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_administrator_granting_a_role_and_then_deactivating_the_account_is_told_in_turn() {
+    let app = spawn_app().await;
+    let root = crate::admin_authorization::superadmin(&app).await;
+    let created = app
+        .graphql_with_token(
+            &root.access_token,
+            "mutation { createRole(input: { code: \"billing\", name: \"Billing\" }) { code } }",
+            json!({}),
+        )
+        .await;
+    assert_no_errors(&created);
+    let account = app.signup("ada@example.com", PASSWORD).await;
+    let mut events = listening(&app, &account).await;
+    let update_user = |input: Value| {
+        app.graphql_with_token(
+            &root.access_token,
+            "mutation($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { active } }",
+            json!({ "id": account.id(), "input": input }),
+        )
+    };
+
+    assert_no_errors(&update_user(json!({ "roles": ["billing"] })).await);
+    assert_eq!(events.event("events").await, "ACCOUNT_UPDATED");
+
+    assert_no_errors(&update_user(json!({ "active": false })).await);
+    assert_eq!(events.event("events").await, "SESSION_REVOKED");
+    events.completed("events").await;
+}
