@@ -15,6 +15,8 @@ export function createLiveClient({ url, tokens, webSocketImpl }) {
   return createClient({
     url,
     webSocketImpl,
+    // A ping every 30 s keeps proxies from closing a connection that is quiet between events.
+    keepAlive: 30_000,
     connectionParams: () => {
       const accessToken = tokens.get()?.accessToken;
       return accessToken ? { Authorization: `Bearer ${accessToken}` } : {};
