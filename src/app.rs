@@ -173,6 +173,7 @@ impl Application {
             db: db.clone(),
             graphiql: settings.graphiql,
             trusted_proxies: settings.trusted_proxies.clone().into(),
+            live: crate::http::OpenPerAddress::default(),
         };
         let router = router(state, &settings.cors_origins);
 

@@ -7,6 +7,7 @@ mod common_passwords;
 pub mod domain;
 mod error;
 mod events;
+mod live_events;
 mod lockout;
 mod my_sessions;
 mod password_reset;
@@ -27,6 +28,7 @@ use uuid::Uuid;
 use self::domain::{Email, OrganizationId, PasswordPolicy, SessionId, UserId};
 pub use self::error::AccountError;
 pub use self::events::{AccountEvent, AccountHook};
+pub use self::live_events::{ConnectionSignIn, SeenAccount, SessionEvent, SessionEventKind};
 pub use self::my_sessions::SessionView;
 pub use self::password_reset::ResetRequestWorker;
 pub use self::profile::ProfileChanges;
@@ -138,6 +140,8 @@ struct Inner {
     /// Reset requests for known and unknown emails alike are handed to a background worker, so
     /// that `forgot_password` answers both in the same time.
     reset_requests: tokio::sync::mpsc::Sender<Email>,
+    /// Every session change, this instance's and other instances', for live subscribers.
+    changes: tokio::sync::broadcast::Sender<session_events::SessionChange>,
 }
 
 impl Accounts {
@@ -159,6 +163,7 @@ impl Accounts {
                 hooks: events::AccountHooks::default(),
                 settings,
                 reset_requests,
+                changes: tokio::sync::broadcast::Sender::new(session_events::CHANGES_CAPACITY),
             }),
         };
         let worker = ResetRequestWorker::new(accounts.clone(), pending);

@@ -1,7 +1,8 @@
 //! Telling every instance that sessions changed. Locally the session cache forgets at once;
 //! on PostgreSQL a `NOTIFY` reaches the other instances within milliseconds. Should a notice be
 //! lost (a dropped listener connection), the cache's one-second lifetime still bounds how long
-//! another instance can accept a revoked token.
+//! another instance can accept a revoked token. Every change, local or not, is also broadcast to
+//! this instance's live subscribers (`live_events`).
 
 use std::time::Duration;
 
@@ -14,6 +15,9 @@ use super::Accounts;
 use super::domain::{SessionId, UserId};
 
 const CHANNEL: &str = "latchkey_session_changes";
+/// Changes a live subscriber may fall behind by; one that falls further re-reads its state
+/// rather than missing a revocation.
+pub(super) const CHANGES_CAPACITY: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SessionChange {
@@ -71,6 +75,9 @@ impl Accounts {
             SessionChange::User(id) => self.inner.sessions.forget_user(id),
             SessionChange::Everyone => self.inner.sessions.forget_everyone(),
         }
+        // After the forgetting, so that a subscriber's re-read misses the cache. No receiver
+        // (nobody subscribed) is the usual case, not an error.
+        let _ = self.inner.changes.send(change);
     }
 
     /// The task that applies other instances' session changes to this instance's cache.

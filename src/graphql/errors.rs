@@ -56,6 +56,12 @@ pub fn internal_error(ctx: &Context<'_>, detail: &str) -> async_graphql::Error {
         .data_opt::<RequestId>()
         .map(|id| id.0.clone())
         .unwrap_or_default();
+    internal_error_of(&request_id, detail)
+}
+
+/// [`internal_error`] where no context is at hand (a subscription's stream), by request id.
+pub fn internal_error_of(request_id: &str, detail: &str) -> async_graphql::Error {
+    let request_id = request_id.to_owned();
     tracing::error!(request_id = %request_id, error = %detail, "internal error");
     async_graphql::Error::new("Something went wrong on our side. Try again later.").extend_with(
         |_, ext| {

@@ -13,26 +13,28 @@ mod my_sessions;
 mod query;
 pub mod request_errors;
 mod shape;
+mod subscription;
 mod tokens;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
 
 pub use self::context::{Authentication, RequestId};
 use self::limits::{Bounds, DocumentLimits};
 use self::mutation::Mutation;
 use self::query::Query;
+use self::subscription::Subscription;
 use crate::accounts::Accounts;
 use crate::metrics::Metrics;
 use crate::throttle::RateLimiter;
 
-pub type LatchkeySchema = Schema<Query, Mutation, EmptySubscription>;
+pub type LatchkeySchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema with async-graphql's own depth and complexity checks set to `bounds`: a backstop
 /// behind `limits`, which holds documents to the same bounds (and more) before these run.
-fn builder(bounds: Bounds) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+fn builder(bounds: Bounds) -> SchemaBuilder<Query, Mutation, Subscription> {
     let as_usize = |bound: u64| usize::try_from(bound).unwrap_or(usize::MAX);
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(as_usize(bounds.depth))
         .limit_complexity(as_usize(bounds.complexity))
 }
@@ -80,6 +82,11 @@ impl Schemas {
             operations: finish(Bounds::OPERATIONS),
             introspection: deps.introspection.then(|| finish(Bounds::INTROSPECTION)),
         }
+    }
+
+    /// The schema subscriptions run on: every operation's limits.
+    pub fn for_subscriptions(&self) -> &LatchkeySchema {
+        &self.operations
     }
 
     /// The schema to run `batch` on.

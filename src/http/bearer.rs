@@ -33,7 +33,11 @@ impl FromRequestParts<AppState> for Bearer {
 }
 
 fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    token_of(parts.headers.get(AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The token of an `Authorization` value, `Bearer <token>` (the scheme in any case).
+pub(super) fn token_of(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

@@ -92,6 +92,9 @@ pub async fn get_graphql(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    if super::live::is_upgrade(request.headers()) {
+        return super::live::upgrade(&state, peer, request).await;
+    }
     let headers = request.headers().clone();
     let query_string = request.uri().query().unwrap_or_default();
     if query_string.is_empty() && accepts(&headers, "text/html") {

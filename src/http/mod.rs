@@ -6,6 +6,7 @@ mod bearer;
 mod graphiql;
 mod graphql;
 mod health;
+mod live;
 mod metrics;
 pub mod server;
 mod well_known;
@@ -26,6 +27,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+pub use self::live::OpenPerAddress;
 use crate::accounts::Accounts;
 use crate::graphql::Schemas;
 use crate::metrics::Metrics;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub graphiql: bool,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[IpNet]>,
+    /// WebSocket connections open per client address.
+    pub live: live::OpenPerAddress,
 }
 
 pub fn router(state: AppState, cors_origins: &[String]) -> Router {

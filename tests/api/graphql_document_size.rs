@@ -454,16 +454,24 @@ fn the_tests_send_every_file_of_docs_operations_under_the_name_it_declares() {
     files.sort();
     let mut loaded: Vec<String> = operations::ALL
         .iter()
+        .chain(operations::SUBSCRIPTIONS.iter())
         .map(|operation| operation.file.to_owned())
         .collect();
     loaded.sort();
     assert_eq!(loaded, files, "helpers::operations::ALL lists every file");
 
-    for operation in operations::ALL {
+    for operation in operations::ALL
+        .iter()
+        .chain(operations::SUBSCRIPTIONS.iter())
+    {
         let declaration = operation
             .document
             .lines()
-            .find(|line| line.starts_with("query ") || line.starts_with("mutation "))
+            .find(|line| {
+                ["query ", "mutation ", "subscription "]
+                    .iter()
+                    .any(|kind| line.starts_with(kind))
+            })
             .unwrap_or_else(|| panic!("{} declares an operation", operation.file));
         let declared = declaration
             .split_whitespace()

@@ -35,6 +35,7 @@ mod readiness;
 mod refresh_token;
 mod reset_password;
 mod schema;
+mod session_events;
 mod signing_keys;
 mod signup;
 mod throttling;

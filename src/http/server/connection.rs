@@ -13,20 +13,25 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tower::ServiceExt as _;
 
-use super::ConnectionLimits;
 use super::clock::{ConnectionClock, Watched};
+use super::{ConnectionHold, ConnectionLimits};
 
 /// Serves `stream` until the client leaves, the connection's clock expires, or `stop` fires
-/// and the request in hand (if any) is answered. `_slot` is its place under the connection
-/// bound, given back when this returns.
+/// and the request in hand (if any) is answered. `slot` is its place under the connection
+/// bound, given back when this returns and no WebSocket made of it is still open.
 pub(super) async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<()>,
-    _slot: OwnedSemaphorePermit,
+    slot: OwnedSemaphorePermit,
 ) {
+    // Shared with a WebSocket this connection may become, which outlives this function.
+    let hold = ConnectionHold {
+        _slot: Arc::new(slot),
+        stop: stop.clone(),
+    };
     let clock = Arc::new(ConnectionClock::new(
         limits.header_timeout,
         limits.idle_timeout,
@@ -36,6 +41,7 @@ pub(super) async fn serve_connection(
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         // What `ConnectInfo<SocketAddr>` extracts in the handlers.
         request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(hold.clone());
         let handling = requests_clock.request_started();
         let router = router.clone();
         async move {
@@ -48,7 +54,9 @@ pub(super) async fn serve_connection(
         // The clock times headers from their first byte. Hyper's own timer would start when it
         // waits for a request, and so also cut idle keep-alive connections at the header timeout.
         .header_read_timeout(None)
-        .serve_connection(io, service);
+        .serve_connection(io, service)
+        // A WebSocket upgrade hands the connection over; this future then completes.
+        .with_upgrades();
     tokio::pin!(connection);
 
     let mut stopping = false;

@@ -17,6 +17,16 @@ use tokio::sync::{Semaphore, watch};
 
 pub use open_files::{DEFAULT_MAX_CONNECTIONS, max_connections_for, raise_open_file_limit};
 
+/// What a connection taken over by an upgrade (a WebSocket) keeps of the connection it was:
+/// its place under the connection bound, and the signal that the server is stopping. Found in
+/// every request's extensions; hold it for as long as the upgraded connection lives.
+#[derive(Clone)]
+pub struct ConnectionHold {
+    _slot: Arc<tokio::sync::OwnedSemaphorePermit>,
+    /// Changes once the server stops; the upgraded connection should then close.
+    pub stop: watch::Receiver<()>,
+}
+
 /// How many connections may be open, and how long each may take over its requests' headers
 /// and sit idle between requests.
 #[derive(Debug, Clone, Copy)]

@@ -54,7 +54,14 @@ pub static DELETE_ROLE: Operation = documented!("DeleteRole", "delete-role.graph
 pub static CREATE_ORGANIZATION: Operation =
     documented!("CreateOrganization", "create-organization.graphql");
 
-/// Every file of `docs/operations` (a test checks that none is missing).
+/// Sent over WebSocket (`session_events`), never over HTTP.
+pub static SESSION_EVENTS: Operation = documented!("SessionEvents", "session-events.graphql");
+
+/// The subscriptions of `docs/operations`: with `ALL`, every file (a test checks that none is
+/// missing).
+pub static SUBSCRIPTIONS: [&Operation; 1] = [&SESSION_EVENTS];
+
+/// Every query and mutation of `docs/operations`, sent over HTTP.
 pub static ALL: [&Operation; 23] = [
     &SIGNUP,
     &LOGIN,

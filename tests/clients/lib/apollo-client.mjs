@@ -1,9 +1,12 @@
 // Apollo Client 4 against latchkey: attach the access token to every operation, and when the
 // server answers UNAUTHENTICATED (the access token expired or was revoked), trade the refresh
 // token for a new pair with the refreshToken mutation and retry the operation once. When the
-// refresh fails too, forget the tokens: the user is signed out.
+// refresh fails too, forget the tokens: the user is signed out. With a `live` client
+// (lib/live-client.mjs), subscriptions go over WebSocket through GraphQLWsLink.
 import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } from '@apollo/client';
 import { ErrorLink } from '@apollo/client/link/error';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { getMainDefinition } from '@apollo/client/utilities';
 import { from, switchMap, throwError } from 'rxjs';
 import { REFRESH_TOKEN } from './operations.mjs';
 
@@ -12,8 +15,9 @@ import { REFRESH_TOKEN } from './operations.mjs';
  * @param {string} options.uri the /graphql endpoint
  * @param {ReturnType<import('./token-store.mjs').createTokenStore>} options.tokens
  * @param {typeof fetch} [options.fetch]
+ * @param {import('graphql-ws').Client} [options.live] for subscriptions (sessionEvents)
  */
-export function createApolloClient({ uri, tokens, fetch = globalThis.fetch }) {
+export function createApolloClient({ uri, tokens, fetch = globalThis.fetch, live }) {
   // Runs before every request, retries included, so a retry carries the new access token.
   const authLink = new ApolloLink((operation, forward) => {
     const accessToken = tokens.get()?.accessToken;
@@ -36,8 +40,13 @@ export function createApolloClient({ uri, tokens, fetch = globalThis.fetch }) {
     );
   });
 
+  const http = ApolloLink.from([refreshLink, authLink, new HttpLink({ uri, fetch })]);
+  const isSubscription = ({ query }) => {
+    const definition = getMainDefinition(query);
+    return definition.kind === 'OperationDefinition' && definition.operation === 'subscription';
+  };
   const client = new ApolloClient({
-    link: ApolloLink.from([refreshLink, authLink, new HttpLink({ uri, fetch })]),
+    link: live ? ApolloLink.split(isSubscription, new GraphQLWsLink(live), http) : http,
     cache: new InMemoryCache(),
   });
 

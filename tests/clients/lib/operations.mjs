@@ -9,3 +9,4 @@ export const LOGIN = read('login');
 export const ME = read('me');
 export const REFRESH_TOKEN = read('refresh-token');
 export const LOGOUT = read('logout');
+export const SESSION_EVENTS = read('session-events');

@@ -1,8 +1,9 @@
 // urql against latchkey with @urql/exchange-auth: attach the access token to every operation;
 // when the server answers UNAUTHENTICATED, refresh with the refreshToken mutation and let the
 // auth exchange retry the operation. Queries go out by GET (urql's default `preferGetMethod`),
-// mutations by POST.
-import { Client, cacheExchange, fetchExchange } from '@urql/core';
+// mutations by POST. With a `live` client (lib/live-client.mjs), subscriptions go over WebSocket
+// through subscriptionExchange.
+import { Client, cacheExchange, fetchExchange, subscriptionExchange } from '@urql/core';
 import { authExchange } from '@urql/exchange-auth';
 import { REFRESH_TOKEN } from './operations.mjs';
 
@@ -11,8 +12,18 @@ import { REFRESH_TOKEN } from './operations.mjs';
  * @param {string} options.url the /graphql endpoint
  * @param {ReturnType<import('./token-store.mjs').createTokenStore>} options.tokens
  * @param {typeof fetch} [options.fetch]
+ * @param {import('graphql-ws').Client} [options.live] for subscriptions (sessionEvents)
  */
-export function createUrqlClient({ url, tokens, fetch = globalThis.fetch }) {
+export function createUrqlClient({ url, tokens, fetch = globalThis.fetch, live }) {
+  const subscriptions = live
+    ? [
+        subscriptionExchange({
+          forwardSubscription: (request) => ({
+            subscribe: (sink) => ({ unsubscribe: live.subscribe({ ...request, query: request.query ?? '' }, sink) }),
+          }),
+        }),
+      ]
+    : [];
   return new Client({
     url,
     fetch,
@@ -40,6 +51,7 @@ export function createUrqlClient({ url, tokens, fetch = globalThis.fetch }) {
         },
       })),
       fetchExchange,
+      ...subscriptions,
     ],
   });
 }
