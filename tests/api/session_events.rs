@@ -277,7 +277,8 @@ async fn the_connection_closes_cleanly_when_its_access_token_expires() {
 
 #[tokio::test]
 async fn a_connection_without_a_valid_token_is_closed_with_4401() {
-    let app = spawn_app().await;
+    // HS256, so that the test can sign expired tokens with the shared secret.
+    let app = spawn_app_with_args(&["--jwt-algorithm", "HS256"]).await;
     let account = app.signup("ada@example.com", PASSWORD).await;
     let expired = token_expired_seconds_ago(&account, 120);
     // HTTP requests tolerate 30 s of clock skew on `exp`; a connection that would be closed
@@ -486,7 +487,7 @@ async fn a_revocation_on_one_instance_reaches_a_subscriber_on_another() {
 }
 
 /// An access token of `account`'s session whose `exp` passed `seconds` ago, signed with the
-/// server's key.
+/// server's HS256 secret (the server must run with `--jwt-algorithm HS256`).
 fn token_expired_seconds_ago(account: &Account, seconds: i64) -> String {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

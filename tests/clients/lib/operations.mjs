@@ -10,3 +10,5 @@ export const ME = read('me');
 export const REFRESH_TOKEN = read('refresh-token');
 export const LOGOUT = read('logout');
 export const SESSION_EVENTS = read('session-events');
+export const MY_SESSIONS = read('my-sessions');
+export const REVOKE_OTHER_SESSIONS = read('revoke-other-sessions');

@@ -1,6 +1,7 @@
-// Live session events over WebSocket: Apollo Client with GraphQLWsLink and urql with
-// subscriptionExchange, both on the graphql-ws package, are told SESSION_REVOKED when the same
-// user, signed in on another client, calls revokeOtherSessions.
+// "Your sessions" and live session events over WebSocket: Apollo Client and urql list the user's
+// sessions (mySessions, the current one marked), then, subscribed with GraphQLWsLink and
+// subscriptionExchange on the graphql-ws package, are told SESSION_REVOKED when the same user,
+// signed in on another client, calls revokeOtherSessions.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gql } from '@apollo/client';
@@ -9,11 +10,10 @@ import { createApolloClient } from '../lib/apollo-client.mjs';
 import { createLiveClient } from '../lib/live-client.mjs';
 import { createTokenStore } from '../lib/token-store.mjs';
 import { createUrqlClient } from '../lib/urql-client.mjs';
-import { LOGIN, SESSION_EVENTS, SIGNUP } from '../lib/operations.mjs';
+import { LOGIN, MY_SESSIONS, REVOKE_OTHER_SESSIONS, SESSION_EVENTS, SIGNUP } from '../lib/operations.mjs';
 import { startServer, uniqueEmail } from '../lib/server.mjs';
 
 const PASSWORD = 'correct horse battery staple';
-const REVOKE_OTHER_SESSIONS = 'mutation RevokeOtherSessions { revokeOtherSessions }';
 
 let server;
 // Access tokens outlive the test: at their expiry the server closes the socket (1000) and
@@ -36,6 +36,16 @@ async function twoSessions(prefix) {
   const login = await plain.mutate({ mutation: gql(LOGIN), variables: { input: { email, password: PASSWORD } } });
   elsewhere.set(login.data.login);
   return { here, elsewhere, other: plain };
+}
+
+/** Two live sessions, the caller's marked current, with where they come from. */
+function assertTwoSessions(sessions) {
+  assert.equal(sessions.length, 2);
+  assert.equal(sessions.filter((session) => session.current).length, 1);
+  for (const session of sessions) {
+    assert.equal(session.ipAddress, '127.0.0.1');
+    assert.ok(Date.parse(session.expiresAt) > Date.parse(session.createdAt));
+  }
 }
 
 /** A graphql-ws client for `tokens`, and a promise of its first acknowledged connection. */
@@ -70,6 +80,8 @@ describe('sessionEvents', { concurrency: true }, () => {
     const { client: liveClient, connected } = live(here);
     const client = createApolloClient({ uri: server.graphqlUrl, tokens: here, live: liveClient });
     try {
+      const listed = await client.query({ query: gql(MY_SESSIONS), fetchPolicy: 'network-only' });
+      assertTwoSessions(listed.data.mySessions);
       const events = collect(({ next, error, complete }) => {
         client.subscribe({ query: gql(SESSION_EVENTS) }).subscribe({
           next: ({ data, error: failure }) => (failure ? error(failure) : next(data.sessionEvents.type)),
@@ -92,6 +104,9 @@ describe('sessionEvents', { concurrency: true }, () => {
     const { client: liveClient, connected } = live(here);
     const client = createUrqlClient({ url: server.graphqlUrl, tokens: here, live: liveClient });
     try {
+      const listed = await client.query(MY_SESSIONS, {}, { requestPolicy: 'network-only' }).toPromise();
+      assert.equal(listed.error, undefined);
+      assertTwoSessions(listed.data.mySessions);
       const events = collect(({ next, error, complete }) => {
         client
           .subscription(SESSION_EVENTS, {})

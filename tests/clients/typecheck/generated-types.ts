@@ -2,6 +2,7 @@
 // client tests rely on.
 import type { User, AuthPayload } from '../generated/schema.js';
 import type {
+  CreateUserMutationVariables,
   LoginMutation,
   LoginMutationVariables,
   LogoutMutation,
@@ -10,6 +11,7 @@ import type {
   RefreshTokenMutationVariables,
   SignupMutation,
   SignupMutationVariables,
+  UsersQuery,
 } from '../generated/graphql.js';
 
 const user: Omit<User, '__typename'> = {
@@ -17,6 +19,9 @@ const user: Omit<User, '__typename'> = {
   email: 'ada@example.com',
   name: null,
   emailVerified: false,
+  roles: ['billing'],
+  active: true,
+  organization: { id: 'o1', name: 'default', createdAt: '2026-01-01T00:00:00Z' },
   createdAt: '2026-01-01T00:00:00Z',
   updatedAt: '2026-01-01T00:00:00Z',
 };
@@ -40,4 +45,23 @@ const refreshed: Pick<AuthPayload, 'accessToken' | 'refreshToken' | 'expiresIn'>
   ({} as RefreshTokenMutation)['refreshToken'];
 const loggedOut: boolean = ({} as LogoutMutation).logout;
 
-export { me, signupVariables, loginVariables, refreshVariables, tokens, refreshed, loggedOut };
+// Administration: a page of users and its cursor, and an invitation (no password).
+const page = ({} as UsersQuery).users;
+const nextCursor: string | null | undefined = page.pageInfo.endCursor;
+const total: number = page.totalCount;
+const invite: CreateUserMutationVariables = {
+  input: { email: 'grace@example.com', roles: ['admin'] },
+};
+
+export {
+  me,
+  signupVariables,
+  loginVariables,
+  refreshVariables,
+  tokens,
+  refreshed,
+  loggedOut,
+  nextCursor,
+  total,
+  invite,
+};
