@@ -10,6 +10,7 @@ mod m20261201_000004_guess_slots;
 mod m20261201_000005_refresh_successor;
 mod m20261201_000006_administration;
 mod m20261201_000008_session_details;
+mod m20261201_000009_email_verification;
 
 pub use m20261201_000006_administration::DEFAULT_ORGANIZATION_ID;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_administration::Migration),
             // 000007: signing keys
             Box::new(m20261201_000008_session_details::Migration),
+            Box::new(m20261201_000009_email_verification::Migration),
         ]
     }
 }

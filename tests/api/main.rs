@@ -12,6 +12,7 @@ mod admin_authorization;
 mod admin_status;
 mod cli;
 mod delete_me;
+mod email_verification;
 mod graphql_document_size;
 mod graphql_limits;
 mod guessing;

@@ -204,7 +204,7 @@ async fn forgot_password_with_a_malformed_email_is_bad_user_input() {
 }
 
 /// Undoes the character references an HTML escaper may put in a URL.
-fn unescape_html(html: &str) -> String {
+pub fn unescape_html(html: &str) -> String {
     [
         ("&#x2f;", "/"),
         ("&#x2F;", "/"),

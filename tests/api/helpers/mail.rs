@@ -1,10 +1,10 @@
 //! The mail a user would receive, as the test waits for it: the reset link of `forgotPassword`,
-//! and the n-th message of a kind.
+//! the link of a verification mail, and the n-th message of a kind.
 
 use std::time::Duration;
 
 use super::app::TestApp;
-use super::{MAIL_TIMEOUT, RESET_LINK_PREFIX, SUBJECT_RESET};
+use super::{MAIL_TIMEOUT, RESET_LINK_PREFIX, SUBJECT_RESET, VERIFY_LINK_PREFIX};
 use crate::smtp_sink::{Mail, reset_token};
 
 impl TestApp {
@@ -17,6 +17,13 @@ impl TestApp {
         );
         let mail = self.wait_for_nth_mail(email, SUBJECT_RESET, before).await;
         reset_token(&mail, RESET_LINK_PREFIX)
+    }
+
+    /// Waits for message number `seen + 1` to `to` with `subject` and returns the token of the
+    /// verification link in it.
+    pub async fn verification_token_in(&self, to: &str, subject: &str, seen: usize) -> String {
+        let mail = self.wait_for_nth_mail(to, subject, seen).await;
+        reset_token(&mail, VERIFY_LINK_PREFIX)
     }
 
     /// Waits until there are more than `seen` messages to `to` with `subject`, and returns the newest.

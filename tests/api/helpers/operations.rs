@@ -36,9 +36,14 @@ pub static FORGOT_PASSWORD: Operation = documented!("ForgotPassword", "forgot-pa
 pub static RESET_PASSWORD: Operation = documented!("ResetPassword", "reset-password.graphql");
 pub static UPDATE_ME: Operation = documented!("UpdateMe", "update-me.graphql");
 pub static DELETE_ME: Operation = documented!("DeleteMe", "delete-me.graphql");
+pub static VERIFY_EMAIL: Operation = documented!("VerifyEmail", "verify-email.graphql");
+pub static RESEND_VERIFICATION_EMAIL: Operation = documented!(
+    "ResendVerificationEmail",
+    "resend-verification-email.graphql"
+);
 
 /// Every file of `docs/operations` (a test checks that none is missing).
-pub static ALL: [&Operation; 9] = [
+pub static ALL: [&Operation; 11] = [
     &SIGNUP,
     &LOGIN,
     &ME,
@@ -48,6 +53,8 @@ pub static ALL: [&Operation; 9] = [
     &RESET_PASSWORD,
     &UPDATE_ME,
     &DELETE_ME,
+    &VERIFY_EMAIL,
+    &RESEND_VERIFICATION_EMAIL,
 ];
 
 impl Operation {

@@ -9,3 +9,5 @@ export const LOGIN = read('login');
 export const ME = read('me');
 export const REFRESH_TOKEN = read('refresh-token');
 export const LOGOUT = read('logout');
+export const VERIFY_EMAIL = read('verify-email');
+export const RESEND_VERIFICATION_EMAIL = read('resend-verification-email');
