@@ -26,6 +26,13 @@ impl TestApp {
         reset_token(&mail, VERIFY_LINK_PREFIX)
     }
 
+    /// Waits until the outbox holds no undelivered message: the verification mail of a signup,
+    /// for one, so that a test about other mail starts from a quiet outbox.
+    pub async fn wait_until_mail_is_out(&self) {
+        self.wait_for_count("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL", 0)
+            .await;
+    }
+
     /// Waits until there are more than `seen` messages to `to` with `subject`, and returns the newest.
     pub async fn wait_for_nth_mail(&self, to: &str, subject: &str, seen: usize) -> Mail {
         let deadline = tokio::time::Instant::now() + MAIL_TIMEOUT;
