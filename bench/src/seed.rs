@@ -77,6 +77,7 @@ fn row(index: u64, hash: &str) -> user::ActiveModel {
         name: Set(None),
         password_hash: Set(hash.to_owned()),
         email_verified: Set(false),
+        pending_email: Set(None),
         organization_id: Set(migration::DEFAULT_ORGANIZATION_ID),
         active: Set(true),
         last_login_at: Set(None),
