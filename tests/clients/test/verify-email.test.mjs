@@ -21,12 +21,19 @@ after(async () => {
   await server?.stop();
 });
 
+/** `text` with quoted-printable undone (long lines, and so links, are sent that way). */
+function unquotePrintable(text) {
+  return text
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+}
+
 /** The verification link in the mail to `email`, once the mail worker has written it. */
 async function linkMailedTo(email) {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     for (const file of await readdir(server.mailDir).catch(() => [])) {
-      const mail = await readFile(path.join(server.mailDir, file), 'utf8');
+      const mail = unquotePrintable(await readFile(path.join(server.mailDir, file), 'utf8'));
       if (mail.includes(`To: ${email}`) && mail.includes('Subject: Confirm your email address')) {
         return mail.match(new RegExp(`${PAGE}\\?token=[A-Za-z0-9_-]+`))[0];
       }
