@@ -319,6 +319,27 @@ async fn with_verified_email_required_signup_with_a_taken_address_answers_the_sa
     );
 }
 
+#[tokio::test]
+async fn with_verified_email_required_the_notice_to_an_unverified_owner_carries_no_chosen_name() {
+    let app = spawn_app_with_args(REQUIRED).await;
+    // Someone signs up with a stranger's address, a message in the name, then tries again.
+    app.signup_raw(
+        "stranger@example.com",
+        PASSWORD,
+        Some("Call evil.example now"),
+    )
+    .await;
+    app.signup_raw("stranger@example.com", PASSWORD, None).await;
+
+    let notice = app
+        .smtp
+        .wait_for_mail("stranger@example.com", SUBJECT_SIGNUP_ATTEMPT, MAIL_TIMEOUT)
+        .await;
+    assert!(notice.text.starts_with("Hello,"), "{}", notice.text);
+    assert!(!notice.text.contains("evil.example"), "{}", notice.text);
+    assert!(!notice.html.contains("evil.example"), "{}", notice.html);
+}
+
 /// Milliseconds one signup takes to answer, from `ip` (believed through the trusted proxy, so
 /// the per-address signup limit does not run out).
 async fn timed_signup(app: &TestApp, ip: &str, email: &str) -> f64 {
