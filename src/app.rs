@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::accounts::domain::PasswordPolicy;
 use crate::accounts::{
-    AccountDeps, AccountSettings, Accounts, ResetRequestWorker, SessionChangeListener,
+    AccountDeps, AccountSettings, Accounts, MailRequestWorker, SessionChangeListener,
 };
 use crate::auth::master_secret;
 use crate::auth::password::PasswordHasher;
@@ -47,7 +47,7 @@ pub struct Application {
     router: axum::Router,
     accounts: Accounts,
     worker: MailWorker,
-    reset_worker: ResetRequestWorker,
+    reset_worker: MailRequestWorker,
     session_listener: SessionChangeListener,
     cleanup: Cleanup,
     key_watcher: Option<KeyWatcher>,
@@ -148,6 +148,9 @@ impl Application {
                 invite_ttl: settings.invite_token_ttl,
                 signup_open: settings.signup == crate::config::SignupMode::Open,
                 session_max_age: settings.session_max_age,
+                verify_url: settings.verify_url.clone(),
+                verify_ttl: settings.verify_token_ttl,
+                require_verified_email: settings.require_verified_email,
             },
         );
         let session_listener = accounts.session_change_listener();

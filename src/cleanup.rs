@@ -15,7 +15,8 @@ use sea_orm::{
 use tokio_util::sync::CancellationToken;
 
 use crate::entities::{
-    account_guess, login_attempt, outbox, password_reset_token, refresh_token, session,
+    account_guess, email_verification_token, login_attempt, outbox, password_reset_token,
+    refresh_token, session,
 };
 use crate::metrics::Metrics;
 
@@ -156,6 +157,23 @@ impl Cleanup {
                             db,
                             password_reset_token::Entity,
                             password_reset_token::Column::Id,
+                            condition,
+                        )
+                        .await
+                    })
+                }),
+            },
+            Rule {
+                table: "email_verification_tokens",
+                delete_batch: Box::new(move |db| {
+                    let condition = email_verification_token::Column::UsedAt
+                        .is_not_null()
+                        .or(email_verification_token::Column::ExpiresAt.lt(now));
+                    Box::pin(async move {
+                        delete_batch(
+                            db,
+                            email_verification_token::Entity,
+                            email_verification_token::Column::Id,
                             condition,
                         )
                         .await

@@ -246,6 +246,23 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_INVITE_TOKEN_TTL", default_value = "7d", value_parser = parse_positive_duration)]
     pub invite_token_ttl: Duration,
 
+    /// Link in verification mails; `{token}` is replaced by the token.
+    #[arg(
+        long,
+        env = "LATCHKEY_VERIFY_URL",
+        default_value = "http://localhost:3000/verify-email?token={token}",
+        value_parser = parse_reset_url
+    )]
+    pub verify_url: String,
+
+    #[arg(long, env = "LATCHKEY_VERIFY_TOKEN_TTL", default_value = "24h", value_parser = parse_positive_duration)]
+    pub verify_token_ttl: Duration,
+
+    /// Only verified addresses sign in; signup answers `EMAIL_NOT_VERIFIED` for new and taken
+    /// addresses alike; an email change waits for the new address to confirm it.
+    #[arg(long, env = "LATCHKEY_REQUIRE_VERIFIED_EMAIL", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub require_verified_email: bool,
+
     /// `closed`: `signup` is refused; accounts come from administrators, invitations or import.
     #[arg(long, env = "LATCHKEY_SIGNUP", default_value = "open", value_enum)]
     pub signup: SignupMode,

@@ -89,7 +89,7 @@ impl Default for Metrics {
         );
         registry.register(
             "logins",
-            "Login attempts by outcome (success, invalid_credentials, locked)",
+            "Login attempts by outcome (success, invalid_credentials, locked, disabled, email_not_verified)",
             logins.clone(),
         );
         registry.register(

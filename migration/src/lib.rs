@@ -11,6 +11,7 @@ mod m20261201_000005_refresh_successor;
 mod m20261201_000006_administration;
 mod m20261201_000007_signing_keys;
 mod m20261201_000008_session_details;
+mod m20261201_000009_email_verification;
 
 pub use m20261201_000006_administration::DEFAULT_ORGANIZATION_ID;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_administration::Migration),
             Box::new(m20261201_000007_signing_keys::Migration),
             Box::new(m20261201_000008_session_details::Migration),
+            Box::new(m20261201_000009_email_verification::Migration),
         ]
     }
 }

@@ -47,6 +47,10 @@ pub enum AccountError {
     /// Only ever after a correct password, so it reveals nothing to a guesser.
     #[error("This account has been deactivated.")]
     AccountDisabled,
+    /// While verified email is required: after a correct password, and from every signup
+    /// (new and taken addresses alike).
+    #[error("Confirm your email address with the link we sent to it, then sign in.")]
+    EmailNotVerified,
     #[error("Too many attempts. Try again in {} seconds.", .0.retry_after_seconds())]
     RateLimited(crate::throttle::RateLimited),
     /// Anything unexpected. The source goes to the log, never to the client.

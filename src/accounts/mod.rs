@@ -5,10 +5,12 @@
 pub mod admin;
 mod common_passwords;
 pub mod domain;
+mod email_verification;
 mod error;
 mod events;
 mod live_events;
 mod lockout;
+mod mail_requests;
 mod my_sessions;
 mod password_reset;
 mod profile;
@@ -29,8 +31,8 @@ use self::domain::{Email, OrganizationId, PasswordPolicy, SessionId, UserId};
 pub use self::error::AccountError;
 pub use self::events::{AccountEvent, AccountHook};
 pub use self::live_events::{ConnectionSignIn, SeenAccount, SessionEvent, SessionEventKind};
+pub use self::mail_requests::MailRequestWorker;
 pub use self::my_sessions::SessionView;
-pub use self::password_reset::ResetRequestWorker;
 pub use self::profile::ProfileChanges;
 pub use self::session_events::SessionChangeListener;
 use crate::auth::jwt::{AccessSubject, JwtKeys};
@@ -58,6 +60,8 @@ pub struct UserView {
     pub email: Email,
     pub name: Option<String>,
     pub email_verified: bool,
+    /// The address the account moves to once that address confirms it.
+    pub pending_email: Option<Email>,
     pub organization_id: OrganizationId,
     pub active: bool,
     /// Role codes, sorted.
@@ -105,6 +109,12 @@ pub struct AccountSettings {
     pub signup_open: bool,
     /// A session ends this long after its login, however often it is refreshed.
     pub session_max_age: Duration,
+    /// The verification link template, as `reset_url`.
+    pub verify_url: String,
+    pub verify_ttl: Duration,
+    /// True: an unverified account cannot sign in, signup stops telling taken addresses apart,
+    /// and an email change waits for the new address to confirm it.
+    pub require_verified_email: bool,
 }
 
 /// What the service works with: the database and the shared machinery built at start-up.
@@ -137,18 +147,19 @@ struct Inner {
     organizations: admin::KnownOrganizations,
     hooks: events::AccountHooks,
     settings: AccountSettings,
-    /// Reset requests for known and unknown emails alike are handed to a background worker, so
-    /// that `forgot_password` answers both in the same time.
-    reset_requests: tokio::sync::mpsc::Sender<Email>,
+    /// Reset and verification-mail requests for known and unknown emails alike are handed to a
+    /// background worker, so that both answer in the same time.
+    mail_requests: tokio::sync::mpsc::Sender<mail_requests::MailRequest>,
     /// Every session change, this instance's and other instances', for live subscribers.
     changes: tokio::sync::broadcast::Sender<session_events::SessionChange>,
 }
 
 impl Accounts {
-    /// The service and the worker that carries out its password-reset requests; run the worker
-    /// (`ResetRequestWorker::run`) for as long as the service is in use.
-    pub fn new(deps: AccountDeps, settings: AccountSettings) -> (Self, ResetRequestWorker) {
-        let (reset_requests, pending) = tokio::sync::mpsc::channel(password_reset::QUEUE_CAPACITY);
+    /// The service and the worker that carries out its mail requests (password resets,
+    /// verification links); run the worker (`MailRequestWorker::run`) for as long as the service
+    /// is in use.
+    pub fn new(deps: AccountDeps, settings: AccountSettings) -> (Self, MailRequestWorker) {
+        let (mail_requests, pending) = tokio::sync::mpsc::channel(mail_requests::QUEUE_CAPACITY);
         let accounts = Self {
             inner: Arc::new(Inner {
                 db: deps.db,
@@ -162,11 +173,11 @@ impl Accounts {
                 organizations: admin::KnownOrganizations::default(),
                 hooks: events::AccountHooks::default(),
                 settings,
-                reset_requests,
+                mail_requests,
                 changes: tokio::sync::broadcast::Sender::new(session_events::CHANGES_CAPACITY),
             }),
         };
-        let worker = ResetRequestWorker::new(accounts.clone(), pending);
+        let worker = MailRequestWorker::new(accounts.clone(), pending);
         (accounts, worker)
     }
 

@@ -8,12 +8,11 @@ use sea_orm::{
     Set,
 };
 use serde_json::json;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::domain::{Email, UserId};
 use super::lockout;
+use super::mail_requests::MailRequest;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
 use super::{AccountError, AccountEvent, Accounts};
@@ -23,13 +22,10 @@ use crate::entities::{password_reset_token, user};
 use crate::mail::{MailKind, templates};
 use crate::throttle::Limit;
 
-/// Pending reset requests beyond this make `forgot_password` wait: backpressure, not memory.
-pub(super) const QUEUE_CAPACITY: usize = 1024;
-
 impl Accounts {
     /// Asks for a reset link. Answers the same, in the same time, whether or not an account has
-    /// the address: the look-up and the write happen afterwards, on the reset worker, which
-    /// commits the token and the mail in one transaction.
+    /// the address: the look-up and the write happen afterwards, on the mail request worker, which
+    /// commits the token and the mail in one transaction (see `mail_requests`).
     ///
     /// # Errors
     /// `RateLimited` past 5 requests an hour for one address (counted for unknown addresses
@@ -39,36 +35,30 @@ impl Accounts {
         self.inner
             .limiter
             .hit(Limit::ForgotPasswordPerEmail, email.as_str())?;
-        self.inner
-            .reset_requests
-            .send(email)
+        self.queue_mail_request(MailRequest::PasswordReset(email))
             .await
-            .map_err(|_| AccountError::Internal("the reset worker has stopped".into()))
     }
 
-    /// The part of `forgot_password` that depends on whether the account exists, for a batch
-    /// of requests in one transaction: under a flood the worker commits many requests at once
-    /// instead of paying one commit each.
-    async fn issue_reset_tokens(&self, emails: &[Email]) -> Result<(), AccountError> {
-        let txn = db::begin_write(self.db()).await?;
-        let mut issued = 0;
-        for email in emails {
-            // A deactivated account gets no reset mail: it could not sign in with it anyway.
-            let owner = user::Entity::find()
-                .filter(user::Column::Email.eq(email.as_str()))
-                .filter(user::Column::Active.eq(true))
-                .one(&txn)
-                .await?;
-            if let Some(owner) = owner {
-                self.issue_reset_token(&txn, owner).await?;
-                issued += 1;
+    /// The part of `forgot_password` that depends on whether the account exists, inside the mail
+    /// request worker's transaction. True when a mail was written.
+    pub(super) async fn issue_reset_token_to<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        email: &Email,
+    ) -> Result<bool, AccountError> {
+        // A deactivated account gets no reset mail: it could not sign in with it anyway.
+        let owner = user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .filter(user::Column::Active.eq(true))
+            .one(txn)
+            .await?;
+        match owner {
+            Some(owner) => {
+                self.issue_reset_token(txn, owner).await?;
+                Ok(true)
             }
+            None => Ok(false),
         }
-        txn.commit().await?;
-        if issued > 0 {
-            self.inner.outbox.wake();
-        }
-        Ok(())
     }
 
     async fn issue_reset_token<C: ConnectionTrait>(
@@ -226,57 +216,4 @@ pub(super) async fn kill_reset_tokens<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     Ok(())
-}
-
-/// Carries out reset requests in the background, one at a time, in the order they came.
-pub struct ResetRequestWorker {
-    accounts: Accounts,
-    pending: mpsc::Receiver<Email>,
-}
-
-/// Requests committed together at most; large enough to amortise a commit, small enough to keep
-/// one transaction short.
-const BATCH: usize = 256;
-
-impl ResetRequestWorker {
-    pub(super) fn new(accounts: Accounts, pending: mpsc::Receiver<Email>) -> Self {
-        Self { accounts, pending }
-    }
-
-    /// Runs until `stop` is cancelled, then finishes the requests already accepted.
-    pub async fn run(mut self, stop: CancellationToken) {
-        let mut batch = Vec::with_capacity(BATCH);
-        loop {
-            tokio::select! {
-                received = self.pending.recv_many(&mut batch, BATCH) => {
-                    if received == 0 {
-                        return;
-                    }
-                    self.carry_out(&mut batch).await;
-                }
-                () = stop.cancelled() => break,
-            }
-        }
-        self.pending.close();
-        while self.pending.recv_many(&mut batch, BATCH).await > 0 {
-            self.carry_out(&mut batch).await;
-        }
-    }
-
-    /// Commits the batch at once; should that fail, each request on its own, so that one bad
-    /// request cannot take the others down with it.
-    async fn carry_out(&self, batch: &mut Vec<Email>) {
-        if self.accounts.issue_reset_tokens(batch).await.is_err() {
-            for email in batch.iter() {
-                if let Err(error) = self
-                    .accounts
-                    .issue_reset_tokens(std::slice::from_ref(email))
-                    .await
-                {
-                    tracing::error!(%error, source = ?std::error::Error::source(&error), "could not issue a password reset token");
-                }
-            }
-        }
-        batch.clear();
-    }
 }

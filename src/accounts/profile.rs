@@ -7,6 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::domain::{DisplayName, Email};
+use super::email_verification::AddressProof;
 use super::lockout;
 use super::password_reset::kill_reset_tokens;
 use super::session_events::SessionChange;
@@ -42,8 +43,9 @@ impl Accounts {
     }
 
     /// Changes the caller's profile. Email and password changes need the current password; a
-    /// new password ends every other session, a new email is unverified and the old address
-    /// is told.
+    /// new password ends every other session. A new email is unverified and gets a verification
+    /// link, and the old address is told; while verified email is required, the account moves
+    /// to the new address only once it confirms (`pending_email` until then).
     ///
     /// # Errors
     /// `NewPasswordRefused` (checked against the new email, or else the stored one),
@@ -61,9 +63,13 @@ impl Accounts {
         let email = changes
             .email
             .filter(|email| email.as_str() != current.email);
+        // While verified email is required, a new address waits for its confirmation
+        // (`pending_email`) and the account keeps its address until then.
+        let awaits_confirmation = email.is_some() && self.inner.settings.require_verified_email;
+        let moves_now = email.is_some() && !awaits_confirmation;
         let effective_email = match &email {
-            Some(email) => email.clone(),
-            None => Email::from_stored(current.email.clone()),
+            Some(email) if moves_now => email.clone(),
+            _ => Email::from_stored(current.email.clone()),
         };
         let password = changes
             .new_password
@@ -84,6 +90,13 @@ impl Accounts {
             self.check_current_password(&current, current_password, client)
                 .await?;
         }
+        if awaits_confirmation && let Some(email) = &email {
+            // Nothing writes the new address to the unique column yet: look. Should another
+            // account take it meanwhile, `verify_email` refuses the move.
+            if self.find_user_by_email(email).await?.is_some() {
+                return Err(AccountError::EmailTaken);
+            }
+        }
         let password_hash = match password {
             Some(password) => Some(self.inner.hasher.hash(password.into_secret()).await?),
             None => None,
@@ -95,17 +108,21 @@ impl Accounts {
             active.name = Set(Some(name.into_string()));
         }
         if let Some(email) = &email {
-            active.email = Set(email.as_str().to_owned());
-            active.email_verified = Set(false);
             let notice = json!({"name": templates::account_text(current.name.as_deref(), current.email_verified), "old_email": current.email, "new_email": templates::account_text(Some(email.as_str()), current.email_verified)});
-            mails.push((
-                current.email.clone(),
-                templates::render(MailKind::EmailChanged, &notice)?,
-            ));
+            let kind = if moves_now {
+                active.email = Set(email.as_str().to_owned());
+                active.email_verified = Set(false);
+                active.pending_email = Set(None);
+                MailKind::EmailChanged
+            } else {
+                active.pending_email = Set(Some(email.as_str().to_owned()));
+                MailKind::EmailChangeRequested
+            };
+            mails.push((current.email.clone(), templates::render(kind, &notice)?));
         }
         if let Some(hash) = &password_hash {
             active.password_hash = Set(hash.clone());
-            let notice = json!({"name": templates::account_text(current.name.as_deref(), current.email_verified && email.is_none()), "email": effective_email.as_str()});
+            let notice = json!({"name": templates::account_text(current.name.as_deref(), current.email_verified && !moves_now), "email": effective_email.as_str()});
             mails.push((
                 effective_email.as_str().to_owned(),
                 templates::render(MailKind::PasswordChanged, &notice)?,
@@ -126,7 +143,18 @@ impl Accounts {
             // A reset link mailed earlier must not undo this change.
             kill_reset_tokens(&txn, caller.user_id).await?;
         }
-        let has_mail = !mails.is_empty();
+        if let Some(email) = &email {
+            // The new address proves itself with a link: at once it becomes verified, or, while
+            // the change waits, the account moves to it.
+            let proof = if moves_now {
+                AddressProof::Current
+            } else {
+                AddressProof::NewAddress
+            };
+            self.mail_verification_link(&txn, updated.id, email.as_str(), proof)
+                .await?;
+        }
+        let has_mail = !mails.is_empty() || email.is_some();
         for (recipient, mail) in mails {
             self.inner
                 .outbox

@@ -117,6 +117,7 @@ mod tests {
             email: Email::from_stored("ada@example.com".into()),
             name: None,
             email_verified: false,
+            pending_email: None,
             organization_id: crate::accounts::domain::OrganizationId::random(),
             active: true,
             roles: Vec::new(),

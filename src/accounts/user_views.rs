@@ -20,6 +20,7 @@ impl UserView {
             email: Email::from_stored(user.email),
             name: user.name,
             email_verified: user.email_verified,
+            pending_email: user.pending_email.map(Email::from_stored),
             organization_id: OrganizationId::from(user.organization_id),
             active: user.active,
             roles,

@@ -10,6 +10,9 @@ pub struct Model {
     pub name: Option<String>,
     pub password_hash: String,
     pub email_verified: bool,
+    /// The address the account moves to once that address confirms it; only while verified
+    /// email is required.
+    pub pending_email: Option<String>,
     pub organization_id: Uuid,
     /// False: the account can neither sign in nor refresh, and gets no reset mail.
     pub active: bool,

@@ -31,6 +31,7 @@ pub fn to_graphql(ctx: &Context<'_>, error: AccountError) -> async_graphql::Erro
         AccountError::Forbidden(_) => coded(message, "FORBIDDEN"),
         AccountError::LastAdmin => coded(message, "LAST_ADMIN"),
         AccountError::AccountDisabled => coded(message, "ACCOUNT_DISABLED"),
+        AccountError::EmailNotVerified => coded(message, "EMAIL_NOT_VERIFIED"),
         AccountError::RateLimited(refusal) => rate_limited(refusal),
         AccountError::Internal(source) => internal_error(ctx, &error_chain(source.as_ref())),
     }

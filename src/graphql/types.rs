@@ -20,8 +20,12 @@ pub struct User {
     pub email: String,
     /// The display name, if one was given.
     pub name: Option<String>,
-    /// Whether the address has been confirmed. False after signup and after an email change.
+    /// Whether the address has been confirmed (`verifyEmail`). False after signup and after an
+    /// email change.
     pub email_verified: bool,
+    /// The address the account moves to once that address confirms it with `verifyEmail`;
+    /// null unless a change awaits confirmation (only while verified email is required).
+    pub pending_email: Option<String>,
     /// Role codes, sorted. They reach access tokens (the `roles` claim) at the next refresh.
     pub roles: Vec<String>,
     /// False once an administrator deactivated the account: it can neither sign in nor refresh.
@@ -60,6 +64,7 @@ impl From<UserView> for User {
             email: user.email.into_string(),
             name: user.name,
             email_verified: user.email_verified,
+            pending_email: user.pending_email.map(|email| email.into_string()),
             roles: user.roles,
             active: user.active,
             last_login_at: user.last_login_at,

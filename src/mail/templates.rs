@@ -14,6 +14,14 @@ pub enum MailKind {
     EmailChanged,
     /// A set-password link for an account an administrator created without a password.
     Invitation,
+    /// A link that confirms the account's address.
+    EmailVerification,
+    /// To the owner of an address someone tried to sign up with, when signup does not say so.
+    SignupAttempt,
+    /// A link to the address an account wants to move to; the move happens when it is opened.
+    EmailChangeConfirmation,
+    /// To the old address, when a move to a new one awaits the new address's confirmation.
+    EmailChangeRequested,
 }
 
 impl MailKind {
@@ -23,6 +31,10 @@ impl MailKind {
             Self::PasswordChanged => "password_changed",
             Self::EmailChanged => "email_changed",
             Self::Invitation => "invitation",
+            Self::EmailVerification => "email_verification",
+            Self::SignupAttempt => "signup_attempt",
+            Self::EmailChangeConfirmation => "email_change_confirmation",
+            Self::EmailChangeRequested => "email_change_requested",
         }
     }
 }
@@ -64,7 +76,11 @@ fn environment() -> &'static Environment<'static> {
             "password_reset",
             "password_changed",
             "email_changed",
-            "invitation"
+            "invitation",
+            "email_verification",
+            "signup_attempt",
+            "email_change_confirmation",
+            "email_change_requested"
         ) {
             env.add_template(name, source)
                 .expect("mail templates are valid");
@@ -150,10 +166,39 @@ mod tests {
 
     #[test]
     fn every_kind_renders() {
-        let context = serde_json::json!({"name": null, "email": "a@b.co", "old_email": "a@b.co", "new_email": "c@d.co"});
-        for kind in [MailKind::PasswordChanged, MailKind::EmailChanged] {
+        let context = serde_json::json!({"name": null, "email": "a@b.co", "old_email": "a@b.co", "new_email": "c@d.co", "link": "http://app.test/x?token=t", "valid_minutes": 60, "valid_days": 7, "valid_hours": 24});
+        for kind in [
+            MailKind::PasswordReset,
+            MailKind::PasswordChanged,
+            MailKind::EmailChanged,
+            MailKind::Invitation,
+            MailKind::EmailVerification,
+            MailKind::SignupAttempt,
+            MailKind::EmailChangeConfirmation,
+            MailKind::EmailChangeRequested,
+        ] {
             let mail = render(kind, &context).unwrap();
             assert!(!mail.subject.is_empty() && !mail.text.is_empty() && !mail.html.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_new_kinds_escape_what_an_account_chose_in_html() {
+        let hostile = "<b>x</b>@example.com";
+        let context = serde_json::json!({"name": "<script>", "email": hostile, "old_email": hostile, "new_email": hostile, "link": "http://app.test/v?token=a&b=1", "valid_hours": 1});
+        for kind in [
+            MailKind::EmailVerification,
+            MailKind::SignupAttempt,
+            MailKind::EmailChangeConfirmation,
+            MailKind::EmailChangeRequested,
+        ] {
+            let mail = render(kind, &context).unwrap();
+            assert!(
+                !mail.html.contains("<script>") && !mail.html.contains("<b>x</b>"),
+                "{kind:?}: {}",
+                mail.html
+            );
+            assert!(!mail.text.contains("1 hours"), "{kind:?}: {}", mail.text);
         }
     }
 }

@@ -25,6 +25,11 @@ pub enum Limit {
     /// `updateMe` with a new email: its `EMAIL_TAKEN` says whether an address has an account,
     /// so it is rationed like `signup`.
     EmailChangePerAddress,
+    /// `resendVerificationEmail`, rationed like `forgotPassword`.
+    VerificationMailPerAddress,
+    VerificationMailPerEmail,
+    /// `verifyEmail`: a flood brake, as for `resetPassword` (tokens cannot be guessed).
+    VerifyEmailPerAddress,
 }
 
 impl Limit {
@@ -37,6 +42,9 @@ impl Limit {
             Self::ForgotPasswordPerEmail => "forgot_password_per_email",
             Self::ResetPasswordPerAddress => "reset_password_per_address",
             Self::EmailChangePerAddress => "email_change_per_address",
+            Self::VerificationMailPerAddress => "verification_mail_per_address",
+            Self::VerificationMailPerEmail => "verification_mail_per_email",
+            Self::VerifyEmailPerAddress => "verify_email_per_address",
         }
     }
 
@@ -51,6 +59,9 @@ impl Limit {
             Self::ForgotPasswordPerEmail => (5, HOUR),
             Self::ResetPasswordPerAddress => (30, HOUR),
             Self::EmailChangePerAddress => (20, HOUR),
+            Self::VerificationMailPerAddress => (20, HOUR),
+            Self::VerificationMailPerEmail => (5, HOUR),
+            Self::VerifyEmailPerAddress => (30, HOUR),
         }
     }
 }

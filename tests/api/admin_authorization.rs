@@ -23,6 +23,8 @@ const PUBLIC_FIELDS: &[&str] = &[
     "mySessions",
     "revokeSession",
     "revokeOtherSessions",
+    "verifyEmail",
+    "resendVerificationEmail",
 ];
 
 /// The admin fields only a superadmin may call.

@@ -7,7 +7,7 @@ use crate::helpers::{
 };
 use crate::smtp_sink::reset_token;
 use chrono::{TimeDelta, Utc};
-use latchkey::entities::{account_guess, login_attempt, outbox, session};
+use latchkey::entities::{account_guess, email_verification_token, login_attempt, outbox, session};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 
@@ -39,9 +39,10 @@ async fn aged_rows_are_removed_and_live_ones_stay() {
             .await;
         newest_reset = Some(reset_token(&mail, RESET_LINK_PREFIX));
     }
+    // Two reset mails and the verification mail of the signup.
     app.wait_for_count(
         "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NOT NULL",
-        2,
+        3,
     )
     .await;
     assert_eq!(count(&app, "sessions").await, 3);
@@ -77,6 +78,14 @@ async fn aged_rows_are_removed_and_live_ones_stay() {
         .exec(&db)
         .await
         .unwrap();
+    email_verification_token::Entity::update_many()
+        .col_expr(
+            email_verification_token::Column::ExpiresAt,
+            Expr::value(days_ago(1)),
+        )
+        .exec(&db)
+        .await
+        .unwrap();
     account_guess::Entity::update_many()
         .col_expr(account_guess::Column::DrainedAt, Expr::value(days_ago(1)))
         .exec(&db)
@@ -87,7 +96,9 @@ async fn aged_rows_are_removed_and_live_ones_stay() {
     // Within a couple of rounds, everything aged is gone.
     app.wait_for_count("SELECT COUNT(*) AS n FROM sessions", 1)
         .await;
-    app.wait_for_count("SELECT COUNT(*) AS n FROM outbox", 1)
+    app.wait_for_count("SELECT COUNT(*) AS n FROM outbox", 2)
+        .await;
+    app.wait_for_count("SELECT COUNT(*) AS n FROM email_verification_tokens", 0)
         .await;
     app.wait_for_count("SELECT COUNT(*) AS n FROM login_attempts", 0)
         .await;
@@ -115,6 +126,7 @@ async fn aged_rows_are_removed_and_live_ones_stay() {
         "login_attempts",
         "account_guesses",
         "password_reset_tokens",
+        "email_verification_tokens",
     ] {
         assert!(
             metrics.contains(&format!(

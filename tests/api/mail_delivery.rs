@@ -1,40 +1,24 @@
-use std::time::Duration;
-
 use crate::helpers::{
-    AppOptions, MAIL_TIMEOUT, PASSWORD, RESET_LINK_PREFIX, SUBJECT_RESET, TestApp, spawn_app,
-    spawn_app_with,
+    AppOptions, MAIL_TIMEOUT, PASSWORD, RESET_LINK_PREFIX, SUBJECT_RESET, spawn_app, spawn_app_with,
 };
 use crate::smtp_sink::reset_token;
-
-/// Waits until the outbox holds no undelivered message.
-async fn wait_until_outbox_is_flushed(app: &TestApp) {
-    let deadline = tokio::time::Instant::now() + MAIL_TIMEOUT;
-    loop {
-        let pending = app
-            .count("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
-            .await;
-        if pending == 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{pending} message(s) still undelivered in the outbox"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test]
 async fn mail_asked_for_during_an_smtp_outage_arrives_exactly_once_after_it() {
     let app = spawn_app().await;
     app.signup("ada@example.com", PASSWORD).await;
     app.signup("grace@example.com", PASSWORD).await;
+    app.wait_until_mail_is_out().await;
     app.smtp.stop().await;
 
     let body = app.forgot_password("ada@example.com").await;
 
     assert_eq!(body["data"]["forgotPassword"], true, "{body}");
-    assert!(app.smtp.messages().is_empty());
+    assert!(
+        app.smtp
+            .mail_to("ada@example.com", SUBJECT_RESET)
+            .is_empty()
+    );
     let pending = "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL";
     // The reset worker writes the outbox just after the answer.
     app.wait_for_count(pending, 1).await;
@@ -49,7 +33,7 @@ async fn mail_asked_for_during_an_smtp_outage_arrives_exactly_once_after_it() {
     app.smtp
         .wait_for_mail("grace@example.com", SUBJECT_RESET, MAIL_TIMEOUT)
         .await;
-    wait_until_outbox_is_flushed(&app).await;
+    app.wait_until_mail_is_out().await;
     assert_eq!(app.smtp.mail_to("ada@example.com", SUBJECT_RESET).len(), 1);
     assert_eq!(
         app.reset_password(&token, "a brand new passphrase 7").await["data"]["resetPassword"],
@@ -61,6 +45,7 @@ async fn mail_asked_for_during_an_smtp_outage_arrives_exactly_once_after_it() {
 async fn mail_pending_at_shutdown_is_delivered_after_a_restart() {
     let mut app = spawn_app().await;
     app.signup("ada@example.com", PASSWORD).await;
+    app.wait_until_mail_is_out().await;
     app.smtp.stop().await;
     assert_eq!(
         app.forgot_password("ada@example.com").await["data"]["forgotPassword"],
@@ -68,7 +53,11 @@ async fn mail_pending_at_shutdown_is_delivered_after_a_restart() {
     );
 
     app.stop().await;
-    assert!(app.smtp.messages().is_empty());
+    assert!(
+        app.smtp
+            .mail_to("ada@example.com", SUBJECT_RESET)
+            .is_empty()
+    );
     app.smtp.resume().await;
     let restarted = spawn_app_with(AppOptions {
         data_dir: Some(app.data_dir.clone()),
@@ -82,7 +71,7 @@ async fn mail_pending_at_shutdown_is_delivered_after_a_restart() {
         .wait_for_mail("ada@example.com", SUBJECT_RESET, MAIL_TIMEOUT)
         .await;
     let token = reset_token(&mail, RESET_LINK_PREFIX);
-    wait_until_outbox_is_flushed(&restarted).await;
+    restarted.wait_until_mail_is_out().await;
     assert_eq!(
         restarted
             .smtp

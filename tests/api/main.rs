@@ -14,6 +14,7 @@ mod admin_users;
 mod cleanup;
 mod cli;
 mod delete_me;
+mod email_verification;
 mod graphql_document_size;
 mod graphql_limits;
 mod guessing;

@@ -77,7 +77,11 @@ pub async fn ensure_superadmin(
                 email: Set(email.into_string()),
                 name: Set(name.map(DisplayName::into_string)),
                 password_hash: Set(password_hash),
-                email_verified: Set(false),
+                // The operator named the address at the server itself: as good as an
+                // administrator's `emailVerified: true`, and without it the first superadmin
+                // could not sign in while verified email is required.
+                email_verified: Set(true),
+                pending_email: Set(None),
                 organization_id: Set(DEFAULT_ORGANIZATION_ID),
                 active: Set(true),
                 last_login_at: Set(None),

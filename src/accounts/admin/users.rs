@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::paging::{Page, PageRequest};
 use super::{ActingAdmin, keep_a_superadmin};
 use crate::accounts::domain::{DisplayName, Email, OrganizationId, RoleCode, UserId};
+use crate::accounts::email_verification::AddressProof;
 use crate::accounts::password_reset::{SetPasswordPurpose, kill_reset_tokens};
 use crate::accounts::session_events::SessionChange;
 use crate::accounts::sessions::revoke_user_sessions;
@@ -119,7 +120,8 @@ impl Accounts {
     }
 
     /// Creates an account. Without a password it gets none, and an invitation mail whose link
-    /// sets one (through `reset_password`).
+    /// sets one (through `reset_password`); with one, unless created verified, a verification
+    /// link.
     ///
     /// # Errors
     /// `EmailTaken`; `UnknownRole`; `NewPasswordRefused`; `NotFound` for an unknown
@@ -161,6 +163,7 @@ impl Accounts {
             name: Set(new.name.map(DisplayName::into_string)),
             password_hash: Set(password_hash),
             email_verified: Set(new.email_verified),
+            pending_email: Set(None),
             organization_id: Set(organization_id.into()),
             active: Set(new.active),
             last_login_at: Set(None),
@@ -176,11 +179,17 @@ impl Accounts {
         };
         grant(&txn, user.id, &roles).await?;
         let invited = new.password.is_none();
+        // An invitation proves the address when it is accepted, so it stands in for the
+        // verification link; an account with a password gets one unless already verified.
+        let mails_link = !invited && !user.email_verified;
         if invited {
             self.invite(&txn, &user).await?;
+        } else if mails_link {
+            self.mail_verification_link(&txn, user.id, &user.email, AddressProof::Current)
+                .await?;
         }
         txn.commit().await?;
-        if invited {
+        if invited || mails_link {
             self.inner.outbox.wake();
         }
         tracing::info!(user.id = %user.id, invited, "account created by an administrator");

@@ -3,6 +3,7 @@
 mod account;
 mod password;
 mod session;
+mod verification;
 
 use async_graphql::MergedObject;
 
@@ -11,6 +12,7 @@ pub struct Mutation(
     session::SessionMutation,
     password::PasswordMutation,
     account::AccountMutation,
+    verification::VerificationMutation,
     super::my_sessions::MySessionsMutation,
     super::admin::AdminMutation,
 );

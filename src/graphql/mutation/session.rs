@@ -14,7 +14,9 @@ pub struct SessionMutation;
 
 #[Object]
 impl SessionMutation {
-    /// Creates an account and signs it in.
+    /// Creates an account, mails its address a verification link and signs it in. While
+    /// verified email is required it signs nobody in and answers `EMAIL_NOT_VERIFIED`, for taken
+    /// addresses too.
     #[graphql(guard = "Throttled(Limit::SignupPerAddress)")]
     async fn signup(
         &self,
@@ -36,7 +38,8 @@ impl SessionMutation {
             .map(AuthPayload::from)
     }
 
-    /// Signs in with email and password.
+    /// Signs in with email and password. While verified email is required, an unverified
+    /// account with the right password is `EMAIL_NOT_VERIFIED`.
     #[graphql(guard = "Throttled(Limit::LoginPerAddress)")]
     async fn login(
         &self,

@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::database::DataDir;
-use super::{JWT_SECRET, RESET_URL};
+use super::{JWT_SECRET, RESET_URL, VERIFY_URL};
 use crate::smtp_sink::SmtpSink;
 
 /// Everything the server logged, from every test in this binary (one global subscriber, installed once).
@@ -118,6 +118,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         &smtp_url,
         "--reset-url",
         RESET_URL,
+        "--verify-url",
+        VERIFY_URL,
         "--mail-dir",
         mail_dir.to_str().unwrap(),
         "--refresh-reuse-interval",

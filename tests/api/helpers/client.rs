@@ -7,8 +7,8 @@ use tokio::task::JoinSet;
 use super::app::TestApp;
 use super::assertions::assert_no_errors;
 use super::operations::{
-    DELETE_ME, FORGOT_PASSWORD, LOGIN, LOGOUT, ME, Operation, REFRESH_TOKEN, RESET_PASSWORD,
-    SIGNUP, UPDATE_ME,
+    DELETE_ME, FORGOT_PASSWORD, LOGIN, LOGOUT, ME, Operation, REFRESH_TOKEN,
+    RESEND_VERIFICATION_EMAIL, RESET_PASSWORD, SIGNUP, UPDATE_ME, VERIFY_EMAIL,
 };
 
 /// Tokens and user of a signup or login.
@@ -228,6 +228,16 @@ impl TestApp {
             json!({ "input": input }),
         )
         .await
+    }
+
+    pub async fn verify_email(&self, token: &str) -> Value {
+        self.operation(&VERIFY_EMAIL, &[], json!({ "token": token }))
+            .await
+    }
+
+    pub async fn resend_verification_email(&self, email: &str) -> Value {
+        self.operation(&RESEND_VERIFICATION_EMAIL, &[], json!({ "email": email }))
+            .await
     }
 
     pub async fn delete_me(&self, access_token: &str, password: &str) -> Value {

@@ -23,6 +23,8 @@ pub use database::DataDir;
 
 pub const RESET_URL: &str = "http://app.test/reset-password?token={token}";
 pub const RESET_LINK_PREFIX: &str = "http://app.test/reset-password?token=";
+pub const VERIFY_URL: &str = "http://app.test/verify-email?token={token}";
+pub const VERIFY_LINK_PREFIX: &str = "http://app.test/verify-email?token=";
 pub const PASSWORD: &str = "correct horse battery staple 42";
 /// What every test server signs access tokens with (`--jwt-secret`).
 pub const JWT_SECRET: &str = "a-test-secret-that-is-at-least-32-bytes-long";
@@ -33,3 +35,7 @@ pub const SUBJECT_RESET: &str = "Reset your password";
 pub const SUBJECT_PASSWORD_CHANGED: &str = "Your password was changed";
 pub const SUBJECT_EMAIL_CHANGED: &str = "Your email address was changed";
 pub const SUBJECT_INVITATION: &str = "You have been invited: choose your password";
+pub const SUBJECT_VERIFY: &str = "Confirm your email address";
+pub const SUBJECT_CONFIRM_NEW_EMAIL: &str = "Confirm your new email address";
+pub const SUBJECT_EMAIL_CHANGE_REQUESTED: &str = "A change of your email address was requested";
+pub const SUBJECT_SIGNUP_ATTEMPT: &str = "Someone tried to sign up with your email address";

@@ -54,6 +54,12 @@ pub static DELETE_ROLE: Operation = documented!("DeleteRole", "delete-role.graph
 pub static CREATE_ORGANIZATION: Operation =
     documented!("CreateOrganization", "create-organization.graphql");
 
+pub static VERIFY_EMAIL: Operation = documented!("VerifyEmail", "verify-email.graphql");
+pub static RESEND_VERIFICATION_EMAIL: Operation = documented!(
+    "ResendVerificationEmail",
+    "resend-verification-email.graphql"
+);
+
 /// Sent over WebSocket (`session_events`), never over HTTP.
 pub static SESSION_EVENTS: Operation = documented!("SessionEvents", "session-events.graphql");
 
@@ -62,7 +68,7 @@ pub static SESSION_EVENTS: Operation = documented!("SessionEvents", "session-eve
 pub static SUBSCRIPTIONS: [&Operation; 1] = [&SESSION_EVENTS];
 
 /// Every query and mutation of `docs/operations`, sent over HTTP.
-pub static ALL: [&Operation; 23] = [
+pub static ALL: [&Operation; 25] = [
     &SIGNUP,
     &LOGIN,
     &ME,
@@ -86,6 +92,8 @@ pub static ALL: [&Operation; 23] = [
     &CREATE_ROLE,
     &DELETE_ROLE,
     &CREATE_ORGANIZATION,
+    &VERIFY_EMAIL,
+    &RESEND_VERIFICATION_EMAIL,
 ];
 
 impl Operation {

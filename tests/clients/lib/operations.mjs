@@ -12,3 +12,5 @@ export const LOGOUT = read('logout');
 export const SESSION_EVENTS = read('session-events');
 export const MY_SESSIONS = read('my-sessions');
 export const REVOKE_OTHER_SESSIONS = read('revoke-other-sessions');
+export const VERIFY_EMAIL = read('verify-email');
+export const RESEND_VERIFICATION_EMAIL = read('resend-verification-email');
