@@ -6,6 +6,7 @@ pub mod admin;
 mod common_passwords;
 pub mod domain;
 mod error;
+pub mod import;
 mod lockout;
 mod my_sessions;
 mod password_reset;
