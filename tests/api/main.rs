@@ -19,6 +19,7 @@ mod guessing;
 mod hostile_input;
 mod http;
 mod http_hardening;
+mod import;
 mod instances;
 mod jwt_forgery;
 mod login;

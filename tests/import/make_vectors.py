@@ -60,7 +60,9 @@ def main():
             if fmt is not None:
                 record["format"] = fmt
             also = [LONG_SAME_PREFIX] if password == LONG else []
-            wrong = [password + "!", password[:-1], "", "correct horse battery stapl€"]
+            wrong = ["X" + password, password[1:], "", "correct horse battery stapl€"]
+            if len(password.encode()) < 72:
+                wrong += [password + "!", password[:-1]]
             line = {"label": label, "password": password, "wrong": wrong,
                     "also_matches": also, "record": record}
             file.write(json.dumps(line, ensure_ascii=False) + "\n")
