@@ -197,3 +197,73 @@ impl<'a> StoredHash<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bcrypt_hash(password: &str) -> String {
+        bcrypt::hash(password, 4).unwrap()
+    }
+
+    #[test]
+    fn bcrypt_2y_is_2b_under_another_name() {
+        let hash = bcrypt_hash("correct horse").replacen("$2b$", "$2y$", 1);
+        let stored = prepare(None, &hash, None).unwrap();
+        assert!(verify(&stored, "correct horse"));
+        assert!(!verify(&stored, "correct horsE"));
+    }
+
+    #[test]
+    fn a_declared_format_must_match_the_hash() {
+        let hash = bcrypt_hash("correct horse");
+        assert!(prepare(Some(Format::Bcrypt), &hash, None).is_ok());
+        assert!(prepare(Some(Format::Werkzeug), &hash, None).is_err());
+        assert!("md5".parse::<Format>().is_err());
+    }
+
+    #[test]
+    fn costs_over_the_caps_are_refused_at_import_and_never_run_at_login() {
+        let over = [
+            format!("$2b$16${}", &bcrypt_hash("x")[7..]),
+            format!("pbkdf2:sha256:2000001$salt${}", "ab".repeat(32)),
+            format!("scrypt:2097152:1:1$salt${}", "ab".repeat(64)),
+            format!("scrypt:1048576:8:1$salt${}", "ab".repeat(64)),
+            format!("$pbkdf2-sha256$2000001$c2FsdHNhbHQ${}", "A".repeat(43)),
+        ];
+        for hash in over {
+            assert!(prepare(None, &hash, None).is_err(), "{hash}");
+            assert!(!verify(&hash, "x"), "{hash}");
+        }
+        let at_the_caps = format!("scrypt:131072:8:1$salt${}", "ab".repeat(64));
+        assert!(prepare(None, &at_the_caps, None).is_ok());
+    }
+
+    #[test]
+    fn absurd_salts_and_keys_are_refused() {
+        let long_salt = format!("pbkdf2:sha256:1000${}${}", "s".repeat(257), "ab".repeat(32));
+        let short_key = format!("pbkdf2:sha256:1000$salt${}", "ab".repeat(8));
+        let long_key = format!("pbkdf2:sha1:1000$salt${}", "ab".repeat(32));
+        for hash in [long_salt, short_key, long_key] {
+            assert!(prepare(None, &hash, None).is_err(), "{hash}");
+        }
+    }
+
+    #[test]
+    fn user_api_needs_its_salt_and_other_formats_refuse_one() {
+        let hex = "00112233445566778899aabbccddeeff";
+        assert!(prepare(Some(Format::UserApi), hex, None).is_err());
+        assert!(prepare(None, hex, None).is_err());
+        let stored = prepare(None, hex, Some("salt")).unwrap();
+        assert!(stored.starts_with(USER_API_PREFIX));
+        assert!(prepare(None, &bcrypt_hash("x"), Some("salt")).is_err());
+        assert!(prepare(None, hex, Some("sel €")).is_err());
+    }
+
+    #[test]
+    fn werkzeug_pbkdf2_without_rounds_is_refused() {
+        let hash = format!("pbkdf2:sha256$salt${}", "ab".repeat(32));
+        let refusal = prepare(None, &hash, None).unwrap_err();
+        assert!(refusal.to_string().contains("rounds"), "{refusal}");
+    }
+}
