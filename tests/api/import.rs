@@ -350,6 +350,32 @@ async fn with_skip_invalid_the_valid_lines_are_imported_and_the_run_still_fails(
 }
 
 #[tokio::test]
+async fn a_line_that_is_not_utf8_is_refused_by_number_like_any_other() {
+    let app = spawn_app().await;
+    let path = app.data_dir.path().join("users.jsonl");
+    let mut bytes = format!("{}\r\n", valid_line("first@example.com")).into_bytes();
+    bytes.extend_from_slice(b"{\"email\": \"caf\xe9@example.com\"}\n");
+    bytes.extend_from_slice(format!("{}\n", valid_line("third@example.com")).as_bytes());
+    std::fs::write(&path, bytes).unwrap();
+
+    let run = import(&app, &["--skip-invalid", path.to_str().unwrap()], None).await;
+
+    assert!(
+        run.stdout.contains("line 2: refused: not UTF-8 text"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains("imported 2, skipped as existing 0, refused 1"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.status, Some(1));
+}
+
+#[tokio::test]
 async fn a_dry_run_checks_everything_and_writes_nothing() {
     let app = spawn_app().await;
     let mut line = valid_line("first@example.com");

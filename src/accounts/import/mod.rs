@@ -55,13 +55,15 @@ pub async fn import_users(
     // Addresses seen so far, as 16 bytes of their digest each, to refuse a second line with one:
     // a million lines cost tens of megabytes, not the file.
     let mut seen: HashMap<[u8; 16], u64> = HashMap::new();
-    for (index, text) in input.lines().enumerate() {
+    for (index, bytes) in input.split(b'\n').enumerate() {
         let number = index as u64 + 1;
-        let text = text.map_err(|error| AccountError::Internal(Box::new(error)))?;
-        if text.trim().is_empty() {
+        let bytes = bytes.map_err(|error| AccountError::Internal(Box::new(error)))?;
+        // One line that is not UTF-8 is refused like any other bad line, not the whole file.
+        let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned());
+        if text.as_deref().is_ok_and(|text| text.trim().is_empty()) {
             continue;
         }
-        let parsed = line::parse(&text).and_then(|parsed| {
+        let parsed = text.and_then(|text| line::parse(&text)).and_then(|parsed| {
             let digest: [u8; 16] = Sha256::digest(parsed.email.as_str())[..16]
                 .try_into()
                 .unwrap_or_default();
