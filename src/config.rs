@@ -44,6 +44,30 @@ pub enum Command {
     Admin(AdminArgs),
     /// Access-token signing keys: list, rotate, revoke.
     Keys(Box<KeysArgs>),
+    /// Import users with their existing password hashes from JSON Lines (docs/migrating.md).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The JSON Lines file, or `-` for standard input.
+    pub file: PathBuf,
+
+    /// Check every line and report, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Import the valid lines even if others are refused (without it, one refused line
+    /// leaves the database untouched).
+    #[arg(long)]
+    pub skip_invalid: bool,
+
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://latchkey.db?mode=rwc"
+    )]
+    pub database_url: String,
 }
 
 #[derive(Debug, Args)]

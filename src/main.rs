@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use latchkey::app::{Application, StartupError};
 use latchkey::config::{
-    AdminAction, AdminCreateArgs, Cli, Command, KeysAction, MigrateAction, SecretAction, Settings,
+    AdminAction, AdminCreateArgs, Cli, Command, ImportArgs, KeysAction, MigrateAction,
+    SecretAction, Settings,
 };
 use latchkey::{auth, config, db, graphql, telemetry};
 use migration::{Migrator, MigratorTrait as _};
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Some(Command::Admin(args)) => match args.action {
             AdminAction::Create(create) => runtime.block_on(admin_create(create)),
         },
+        Some(Command::Import(args)) => runtime.block_on(import(args)),
         Some(Command::Secret(args)) => match args.action {
             SecretAction::Generate => {
                 println!("{}", auth::master_secret::generate());
@@ -164,6 +166,41 @@ async fn admin_create(args: AdminCreateArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+async fn import(args: ImportArgs) -> ExitCode {
+    use latchkey::accounts::import::{self, ImportOptions};
+
+    telemetry::init("info", latchkey::config::LogFormat::Pretty);
+    let options = ImportOptions {
+        dry_run: args.dry_run,
+        skip_invalid: args.skip_invalid,
+    };
+    let outcome = async {
+        let input: Box<dyn std::io::BufRead> = if args.file.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::io::BufReader::new(std::fs::File::open(&args.file)?))
+        };
+        let db = db::connect(&args.database_url, db::PoolSettings::default()).await?;
+        db::migrate(&db).await?;
+        let report = import::import_users(&db, input, options).await?;
+        Ok::<_, Box<dyn std::error::Error>>(report)
+    }
+    .await;
+    let report = match outcome {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("latchkey: import failed, nothing more was written: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", import::summary(&report, options));
+    if report.refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// A password as typed or saved: without the one line end that ends it.

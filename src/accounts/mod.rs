@@ -8,6 +8,7 @@ pub mod domain;
 mod email_verification;
 mod error;
 mod events;
+pub mod import;
 mod live_events;
 mod lockout;
 mod mail_requests;

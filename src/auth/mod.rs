@@ -2,6 +2,7 @@
 //! and the opaque refresh/reset tokens that are stored only as digests.
 
 pub mod hashing_pool;
+pub mod imported_hash;
 pub mod jwt;
 pub mod master_secret;
 pub mod opaque_token;

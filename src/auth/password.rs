@@ -10,6 +10,7 @@ use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::hashing_pool::{HashingPool, PoolClosed};
+use super::imported_hash;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -90,25 +91,28 @@ impl PasswordHasher {
         let params = self.inner.params.clone();
         let verification = self
             .run(move || {
-                let stored = stored.unwrap_or_else(|| {
+                let dummy = || {
                     dummy_hash
                         .get_or_init(|| {
                             let password = crate::auth::opaque_token::OpaqueToken::generate().token;
                             hash_with(&params, password.as_bytes()).unwrap_or_default()
                         })
                         .clone()
-                });
-                let Ok(parsed) = PasswordHash::new(&stored) else {
-                    return Verification {
-                        matches: false,
-                        needs_rehash: false,
-                    };
                 };
-                let matches = verify_with(&parsed, password.expose_secret().as_bytes());
-                Verification {
-                    matches,
-                    needs_rehash: matches && is_weaker(&parsed, &params),
+                let password = password.expose_secret();
+                let stored = stored.unwrap_or_else(dummy);
+                if !stored.starts_with("$argon2") {
+                    // An imported hash (docs/migrating.md), replaced at its first login. The
+                    // dummy check after it keeps a wrong password from costing less than it
+                    // does for an unknown account.
+                    let matches = imported_hash::verify(&stored, password);
+                    verify_argon2(&dummy(), password, &params);
+                    return Verification {
+                        matches,
+                        needs_rehash: matches,
+                    };
                 }
+                verify_argon2(&stored, password, &params)
             })
             .await?;
         Ok(Verification {
@@ -190,6 +194,26 @@ fn verify_with(stored: &PasswordHash, password: &[u8]) -> bool {
         argon2.hash_password_into_with_memory(password, salt.as_ref(), &mut output, memory)
     });
     computed.is_ok() && Output::new(&output).is_ok_and(|actual| actual == *expected)
+}
+
+/// Verifies an argon2 PHC string. One over the caps on imported hashes is refused unrun,
+/// however it got into the database, so that no stored row can make a login expensive.
+fn verify_argon2(stored: &str, password: &str, configured: &Params) -> Verification {
+    let refused = Verification {
+        matches: false,
+        needs_rehash: false,
+    };
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return refused;
+    };
+    if !imported_hash::argon2_within_caps(&parsed) {
+        return refused;
+    }
+    let matches = verify_with(&parsed, password.as_bytes());
+    Verification {
+        matches,
+        needs_rehash: matches && is_weaker(&parsed, configured),
+    }
 }
 
 /// A stored hash is weaker when it is not argon2id or any cost is below the configured one.

@@ -21,6 +21,7 @@ mod guessing;
 mod hostile_input;
 mod http;
 mod http_hardening;
+mod import;
 mod instances;
 mod integrations;
 mod jwt_forgery;
