@@ -80,6 +80,19 @@ node "$HERE/verify.mjs" "$JWKS_URL" "$TOKEN" accept
 
 log "after \`latchkey keys revoke $KID\`, the token is refused"
 "$BIN" keys revoke "$KID"
+# The running server picks the change up within a few seconds (a poll on SQLite): wait until its
+# JWKS no longer lists the key, as a verifier's cache refresh would, then verify again.
+"$VENV/bin/python" - "$JWKS_URL" "$KID" <<'PY' || die "the JWKS still lists $KID 10 s after its revocation"
+import json, sys, time, urllib.request
+url, kid = sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    with urllib.request.urlopen(url) as response:
+        if kid not in {key.get("kid") for key in json.load(response)["keys"]}:
+            sys.exit(0)
+    time.sleep(0.1)
+sys.exit(1)
+PY
 node "$HERE/verify.mjs" "$JWKS_URL" "$TOKEN" refuse
 "$VENV/bin/python" "$HERE/verify.py" "$JWKS_URL" "$TOKEN" refuse
 
