@@ -6,7 +6,8 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, SUPERADMIN_EMAIL, TestApp, assert_error, assert_no_errors, spawn_app,
+    PASSWORD, SUPERADMIN_EMAIL, TestApp, assert_error, assert_no_errors, default_organization_id,
+    spawn_app,
 };
 
 /// The fields anyone, or any signed-in user, may call. Every other root field is an admin field.
@@ -196,9 +197,10 @@ async fn an_admin_who_is_not_a_superadmin_is_refused_the_superadmin_fields() {
     let app = spawn_app().await;
     let root = app.superadmin().await;
     let admin = app
-        .user_signed_in(
+        .admin_of(
             &root.access_token,
-            json!({"email": "admin@example.com", "roles": ["admin"]}),
+            &default_organization_id(),
+            "admin@example.com",
         )
         .await;
     for call in admin_field_calls(&app).await {
@@ -232,9 +234,10 @@ async fn an_admin_sees_and_changes_only_the_users_of_their_own_organization() {
     let root = app.superadmin().await;
     let other = app.new_organization(&root.access_token, "Other Corp").await;
     let admin = app
-        .user_signed_in(
+        .admin_of(
             &root.access_token,
-            json!({"email": "admin@example.com", "roles": ["admin"]}),
+            &default_organization_id(),
+            "admin@example.com",
         )
         .await;
     let other_admin = app.user_signed_in(&root.access_token, json!({"email": "other-admin@example.com", "roles": ["admin"], "organizationId": other}),
@@ -375,9 +378,10 @@ async fn an_admin_cannot_touch_a_superadmin_nor_grant_the_role() {
     let app = spawn_app().await;
     let root = app.superadmin().await;
     let admin = app
-        .user_signed_in(
+        .admin_of(
             &root.access_token,
-            json!({"email": "admin@example.com", "roles": ["admin"]}),
+            &default_organization_id(),
+            "admin@example.com",
         )
         .await;
     let user = app.signup("ada@example.com", PASSWORD).await;

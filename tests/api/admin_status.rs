@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     Account, MAIL_TIMEOUT, PASSWORD, SUBJECT_RESET, TestApp, assert_error, assert_no_errors,
-    assert_signed_out, decode_claims, spawn_app,
+    assert_signed_out, decode_claims, default_organization_id, spawn_app,
 };
 
 const UPDATE_USER: &str = "mutation($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { roles active } }";
@@ -69,9 +69,10 @@ async fn a_demoted_admin_is_signed_out_and_refused_admin_work_from_then_on() {
     let app = spawn_app().await;
     let root = app.superadmin().await;
     let admin = app
-        .user_signed_in(
+        .admin_of(
             &root.access_token,
-            json!({"email": "admin@example.com", "roles": ["admin"]}),
+            &default_organization_id(),
+            "admin@example.com",
         )
         .await;
     let users = app
