@@ -146,6 +146,9 @@ async fn revoking_a_session_ends_its_tokens_at_once_and_only_its_own() {
         )
         .await;
     assert_error(&anonymous, "UNAUTHENTICATED");
+    for document in [MY_SESSIONS, "mutation { revokeOtherSessions }"] {
+        assert_error(&app.graphql(document, json!({})).await, "UNAUTHENTICATED");
+    }
 }
 
 #[tokio::test]
