@@ -143,7 +143,7 @@ impl Accounts {
             }
             None => admin.organization_id,
         };
-        let roles = self.grantable(admin, &new.roles, &[]).await?;
+        let roles = self.grantable(self.db(), admin, &new.roles, &[]).await?;
         let password_hash = match new.password {
             Some(raw) => {
                 let password = self
@@ -221,7 +221,7 @@ impl Accounts {
         let current = self.modifiable(&txn, admin, id).await?;
         let held = user_views::roles_of(&txn, current.id).await?;
         let new_roles = match &changes.roles {
-            Some(wanted) => Some(self.grantable(admin, wanted, &held).await?),
+            Some(wanted) => Some(self.grantable(&txn, admin, wanted, &held).await?),
             None => None,
         };
         let removed: Vec<&String> = match &new_roles {
@@ -369,8 +369,9 @@ impl Accounts {
 
     /// `wanted` without repeats, once every code is known to exist and the admin may grant
     /// each one that is new (`held` are the roles the user has already).
-    async fn grantable(
+    async fn grantable<C: ConnectionTrait>(
         &self,
+        conn: &C,
         admin: &ActingAdmin,
         wanted: &[RoleCode],
         held: &[String],
@@ -378,7 +379,7 @@ impl Accounts {
         let wanted: BTreeSet<&RoleCode> = wanted.iter().collect();
         let known: BTreeSet<String> = role::Entity::find()
             .filter(role::Column::Code.is_in(wanted.iter().map(|code| code.as_str())))
-            .all(self.db())
+            .all(conn)
             .await?
             .into_iter()
             .map(|role| role.code)
