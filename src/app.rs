@@ -13,6 +13,7 @@ use crate::accounts::domain::PasswordPolicy;
 use crate::accounts::{
     AccountDeps, AccountSettings, Accounts, MailRequestWorker, SessionChangeListener,
 };
+use crate::audit::AuditLog;
 use crate::auth::master_secret;
 use crate::auth::password::PasswordHasher;
 use crate::auth::secret_box::{Purpose, SecretBox};
@@ -28,6 +29,7 @@ use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
 use crate::metrics::Metrics;
 use crate::throttle::RateLimiter;
+use crate::webhooks::WebhookQueue;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -132,6 +134,7 @@ impl Application {
                     secret.expose_secret().as_bytes(),
                     Purpose::RefreshSuccessor,
                 ),
+                audit: AuditLog::new(WebhookQueue::disabled()),
             },
             AccountSettings {
                 refresh_ttl: settings.refresh_token_ttl,

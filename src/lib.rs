@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cleanup;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod private_files;
 pub mod telemetry;
 pub mod throttle;
 pub mod time;
+pub mod webhooks;
 
 /// Re-exported so integration tests and embedders can reach the database the server uses.
 pub use sea_orm;

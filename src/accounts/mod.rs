@@ -36,6 +36,7 @@ pub use self::mail_requests::MailRequestWorker;
 pub use self::my_sessions::SessionView;
 pub use self::profile::ProfileChanges;
 pub use self::session_events::SessionChangeListener;
+use crate::audit::AuditLog;
 use crate::auth::jwt::{AccessSubject, JwtKeys};
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
@@ -128,6 +129,7 @@ pub struct AccountDeps {
     pub metrics: Metrics,
     /// Seals a rotated refresh token's successor for the reuse interval.
     pub successors: SecretBox,
+    pub audit: AuditLog,
 }
 
 /// The account service. Cheap to clone: everything sits behind one `Arc`.
@@ -144,6 +146,7 @@ struct Inner {
     limiter: RateLimiter,
     metrics: Metrics,
     successors: SecretBox,
+    audit: AuditLog,
     sessions: session_cache::SessionCache,
     organizations: admin::KnownOrganizations,
     hooks: events::AccountHooks,
@@ -170,6 +173,7 @@ impl Accounts {
                 limiter: deps.limiter,
                 metrics: deps.metrics,
                 successors: deps.successors,
+                audit: deps.audit,
                 sessions: session_cache::SessionCache::default(),
                 organizations: admin::KnownOrganizations::default(),
                 hooks: events::AccountHooks::default(),

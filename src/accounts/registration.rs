@@ -11,6 +11,7 @@ use super::domain::{DisplayName, Email, NewPassword, UserId};
 use super::email_verification::AddressProof;
 use super::lockout;
 use super::{AccountError, AccountEvent, Accounts, SessionOrigin, SignedIn, UserView, user_views};
+use crate::audit::{AuditEntry, AuditType, RequestMeta};
 use crate::db;
 use crate::entities::user;
 use crate::throttle::ClientAddr;
@@ -57,6 +58,16 @@ impl Accounts {
         let signed_in = self
             .start_session(&txn, UserView::with_roles(user, Vec::new()), origin)
             .await?;
+        let meta = RequestMeta {
+            ip: Some(origin.ip),
+            user_agent: origin.user_agent.clone(),
+            request_id: None,
+        };
+        let entry = AuditEntry::new(AuditType::Signup)
+            .actor(signed_in.user.id)
+            .user(signed_in.user.id)
+            .organization(signed_in.user.organization_id);
+        self.inner.audit.record(&txn, &meta, entry).await?;
         txn.commit().await?;
         self.inner.outbox.wake();
         tracing::info!(user.id = %signed_in.user.id, "account created");

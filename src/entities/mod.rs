@@ -2,6 +2,7 @@
 //! `accounts`, and no entity is ever handed to the GraphQL layer as-is.
 
 pub mod account_guess;
+pub mod audit_event;
 pub mod email_verification_token;
 pub mod login_attempt;
 pub mod organization;
