@@ -30,6 +30,7 @@ mod logout;
 mod logs;
 mod mail_at_rest;
 mod mail_delivery;
+mod mail_templates;
 mod me;
 mod metrics;
 mod my_sessions;
