@@ -177,6 +177,7 @@ impl Application {
             metrics: settings.metrics.then_some(metrics),
             db: db.clone(),
             graphiql: settings.graphiql,
+            admin_console: settings.admin_console,
             trusted_proxies: settings.trusted_proxies.clone().into(),
             live: crate::http::OpenPerAddress::default(),
         };

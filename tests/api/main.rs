@@ -9,6 +9,7 @@ mod postgres;
 mod smtp_sink;
 
 mod admin_authorization;
+mod admin_console;
 mod admin_status;
 mod admin_users;
 mod cleanup;
