@@ -5,6 +5,7 @@
 mod admin_console;
 mod bearer;
 mod graphiql;
+mod graphiql_tabs;
 mod graphql;
 mod health;
 mod live;
