@@ -171,7 +171,7 @@ test('an admin finds one user among hundreds, pages, grants a role and deactivat
   }
 });
 
-test('a superadmin manages roles and organizations', async () => {
+test('a superadmin manages roles and organizations, and invites and deletes a user', async () => {
   const { page, problems } = await watchedPage();
   try {
     await page.goto(`${server.origin}/admin#/roles`);
@@ -195,10 +195,55 @@ test('a superadmin manages roles and organizations', async () => {
     await alert.waitFor();
     assert.match(await alert.textContent(), /BAD_USER_INPUT \(name\)/);
 
+    // A user created without a password (an invitation), then deleted after typing the email.
+    const invited = `invited-${tag}@example.com`;
+    await page.locator('nav a', { hasText: 'Users' }).click();
+    await page.getByRole('link', { name: 'New user' }).click();
+    await page.locator('#new-email').fill(invited);
+    await page.locator('#new-name').fill('Invited Person');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.locator('h1', { hasText: invited }).waitFor();
+    assert.equal(await page.locator('#delete-user').isDisabled(), true);
+    await page.locator('#delete-confirm').fill(invited);
+    await page.locator('#delete-user').click();
+    await page.locator('#users-table').waitFor();
+    const gone = await graphqlFetch(server.graphqlUrl, {
+      query: 'query ($filter: UserFilter) { users(filter: $filter) { totalCount } }',
+      variables: { filter: { email: invited } },
+      token: adminToken,
+    });
+    assert.equal(gone.data.users.totalCount, 0);
+
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.locator('#email').waitFor();
     assert.deepEqual(problems, []);
   } finally {
     await page.close();
+  }
+});
+
+test('the console refreshes its access token before it expires and stays signed in', async () => {
+  // Tokens of 4 s: the console refreshes at 3 s, well before the server would refuse them.
+  const shortLived = await startServer({ accessTokenTtl: '4s' });
+  const { page, problems } = await watchedPage();
+  const operations = [];
+  page.on('request', (request) => {
+    if (request.url().endsWith('/graphql')) operations.push(JSON.parse(request.postData() ?? '{}').query?.match(/(?:query|mutation) (\w+)/)?.[1]);
+  });
+  try {
+    createSuperadmin(shortLived, ADMIN_EMAIL, PASSWORD);
+    await page.goto(`${shortLived.origin}/admin`);
+    await signIn(page, ADMIN_EMAIL, PASSWORD);
+    await page.locator('#total').waitFor();
+    await page.waitForRequest((request) => /ConsoleRefresh/.test(request.postData() ?? ''), { timeout: 10_000 });
+    await page.waitForRequest((request) => /ConsoleRefresh/.test(request.postData() ?? ''), { timeout: 10_000 });
+    // Still signed in, on the third access token: the roles load.
+    await page.locator('nav a', { hasText: 'Roles' }).click();
+    await page.locator('table.list td', { hasText: 'superadmin' }).first().waitFor();
+    assert.equal(operations.filter((name) => name === 'ConsoleLogin').length, 1);
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.close();
+    await shortLived.stop();
   }
 });
