@@ -24,9 +24,9 @@ use crate::db;
 use crate::graphql::{SchemaDeps, Schemas};
 use crate::http::server::{self, ConnectionLimits};
 use crate::http::{AppState, router};
-use crate::mail::Outbox;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
+use crate::mail::{Outbox, template_overrides};
 use crate::metrics::Metrics;
 use crate::throttle::RateLimiter;
 use crate::webhooks::WebhookQueue;
@@ -83,6 +83,8 @@ impl Application {
     pub async fn build_unbound(settings: Settings) -> Result<Self, StartupError> {
         // Settings first: a missing key is a configuration error, whatever the database says.
         let secret = master_secret::load(&settings).map_err(StartupError::Config)?;
+        let templates = template_overrides::load(settings.templates_dir.as_deref())
+            .map_err(StartupError::Config)?;
         let pool = db::PoolSettings {
             max_connections: settings.database_max_connections,
             timeout: settings.database_timeout,
@@ -102,7 +104,7 @@ impl Application {
             .map_err(|e| StartupError::Config(format!("password hashing pool: {e}")))?;
 
         let metrics = Metrics::default();
-        let outbox = Outbox::new(secret.expose_secret().as_bytes());
+        let outbox = Outbox::new(secret.expose_secret().as_bytes(), templates);
         let transport = match &settings.smtp_url {
             Some(url) => Transport::smtp(url)
                 .map_err(|e| StartupError::Config(format!("LATCHKEY_SMTP_URL {e}")))?,
@@ -178,6 +180,7 @@ impl Application {
             metrics: settings.metrics.then_some(metrics),
             db: db.clone(),
             graphiql: settings.graphiql,
+            admin_console: settings.admin_console,
             trusted_proxies: settings.trusted_proxies.clone().into(),
             live: crate::http::OpenPerAddress::default(),
         };

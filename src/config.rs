@@ -324,6 +324,15 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_GRAPHIQL", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub graphiql: bool,
 
+    /// Serve the admin console on `GET /admin`.
+    #[arg(long, env = "LATCHKEY_ADMIN_CONSOLE", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub admin_console: bool,
+
+    /// A folder of mail templates that replace the built-in ones file by file
+    /// (`password_reset/body.html`, ...), checked at start-up (docs/operations.md, "Mail templates").
+    #[arg(long, env = "LATCHKEY_TEMPLATES_DIR")]
+    pub templates_dir: Option<PathBuf>,
+
     /// Answer introspection queries.
     #[arg(long, env = "LATCHKEY_INTROSPECTION", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub introspection: bool,

@@ -60,7 +60,7 @@ impl Accounts {
             AddressProof::NewAddress => MailKind::EmailChangeConfirmation,
         };
         // Nothing the account chose goes in: the address has not proven to be the account's.
-        let mail = templates::render(
+        let mail = self.inner.outbox.render(
             kind,
             &json!({
                 "email": address,
@@ -227,7 +227,7 @@ impl Accounts {
         txn: &C,
         owner: &user::Model,
     ) -> Result<(), AccountError> {
-        let mail = templates::render(
+        let mail = self.inner.outbox.render(
             MailKind::SignupAttempt,
             &json!({
                 "name": templates::account_text(owner.name.as_deref(), owner.email_verified),

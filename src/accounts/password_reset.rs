@@ -74,7 +74,7 @@ impl Accounts {
             .settings
             .reset_url
             .replace("{token}", &token.token);
-        let mail = templates::render(
+        let mail = self.inner.outbox.render(
             MailKind::PasswordReset,
             &json!({
                 "name": templates::account_text(owner.name.as_deref(), owner.email_verified),
@@ -136,7 +136,7 @@ impl Accounts {
             .map_err(AccountError::NewPasswordRefused)?;
         // Hash before taking the write lock: argon2 takes far longer than the transaction.
         let password_hash = self.inner.hasher.hash(password.into_secret()).await?;
-        let mail = templates::render(
+        let mail = self.inner.outbox.render(
             MailKind::PasswordChanged,
             &json!({"name": templates::account_text(owner.name.as_deref(), owner.email_verified), "email": owner.email}),
         )?;

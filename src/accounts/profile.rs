@@ -118,14 +118,19 @@ impl Accounts {
                 active.pending_email = Set(Some(email.as_str().to_owned()));
                 MailKind::EmailChangeRequested
             };
-            mails.push((current.email.clone(), templates::render(kind, &notice)?));
+            mails.push((
+                current.email.clone(),
+                self.inner.outbox.render(kind, &notice)?,
+            ));
         }
         if let Some(hash) = &password_hash {
             active.password_hash = Set(hash.clone());
             let notice = json!({"name": templates::account_text(current.name.as_deref(), current.email_verified && !moves_now), "email": effective_email.as_str()});
             mails.push((
                 effective_email.as_str().to_owned(),
-                templates::render(MailKind::PasswordChanged, &notice)?,
+                self.inner
+                    .outbox
+                    .render(MailKind::PasswordChanged, &notice)?,
             ));
         }
         active.updated_at = Set(Utc::now());

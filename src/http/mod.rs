@@ -2,8 +2,10 @@
 //! every response passes through (limits, security headers, request ids, tracing), and serving
 //! connections.
 
+mod admin_console;
 mod bearer;
 mod graphiql;
+mod graphiql_tabs;
 mod graphql;
 mod health;
 mod live;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub metrics: Option<Metrics>,
     pub db: DatabaseConnection,
     pub graphiql: bool,
+    /// Serve the admin console on `/admin`.
+    pub admin_console: bool,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[IpNet]>,
     /// WebSocket connections open per client address.
@@ -86,6 +90,9 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
         .route("/graphiql/{asset}", get(graphiql::asset))
+        .route("/admin", get(admin_console::page))
+        .route("/admin/", get(admin_console::page))
+        .route("/admin/{*asset}", get(admin_console::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::scrape))

@@ -3,9 +3,10 @@
 
 pub mod outbox;
 pub mod sealed;
+pub mod template_overrides;
 pub mod templates;
 pub mod transport;
 pub mod worker;
 
 pub use outbox::Outbox;
-pub use templates::{MailKind, RenderedMail};
+pub use templates::{MailKind, MailTemplates, RenderedMail};

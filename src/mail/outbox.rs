@@ -15,8 +15,8 @@ use sea_orm::{
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::RenderedMail;
 use super::sealed::{self, MailBody};
+use super::{MailKind, MailTemplates, RenderedMail};
 use crate::auth::secret_box::{Purpose, SecretBox, Unopenable};
 use crate::entities::outbox;
 
@@ -28,22 +28,38 @@ const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// A message still undelivered after this long is given up (its links have long expired).
 const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(3);
 
-/// Cheap to clone. Holds the wake-up signal that tells the local worker new mail is waiting, and
-/// the key that seals bodies at rest.
+/// Cheap to clone. Holds the wake-up signal that tells the local worker new mail is waiting,
+/// the key that seals bodies at rest, and the templates messages are rendered with.
 #[derive(Clone)]
 pub struct Outbox {
     wake: Arc<Notify>,
     secret_box: SecretBox,
+    templates: MailTemplates,
 }
 
 impl Outbox {
-    /// An outbox whose bodies are sealed under a key derived from the master secret. Every
-    /// instance on one database needs the same secret to deliver the others' mail.
-    pub fn new(master_secret: &[u8]) -> Self {
+    /// An outbox whose bodies are sealed under a key derived from the master secret, and whose
+    /// messages are rendered with `templates`. Every instance on one database needs the same
+    /// secret to deliver the others' mail.
+    pub fn new(master_secret: &[u8], templates: MailTemplates) -> Self {
         Self {
             wake: Arc::default(),
             secret_box: SecretBox::derive(master_secret, Purpose::OutboxMail),
+            templates,
         }
+    }
+
+    /// Renders a message of `kind` for [`Outbox::enqueue`].
+    ///
+    /// # Errors
+    /// As [`MailTemplates::render`]: a programming error, since every template was rendered at
+    /// start-up.
+    pub fn render<C: serde::Serialize>(
+        &self,
+        kind: MailKind,
+        context: &C,
+    ) -> Result<RenderedMail, minijinja::Error> {
+        self.templates.render(kind, context)
     }
 
     /// Writes a message into the outbox as part of the caller's transaction, its subject and

@@ -9,6 +9,7 @@ mod postgres;
 mod smtp_sink;
 
 mod admin_authorization;
+mod admin_console;
 mod admin_status;
 mod admin_users;
 mod cleanup;
@@ -30,6 +31,7 @@ mod logout;
 mod logs;
 mod mail_at_rest;
 mod mail_delivery;
+mod mail_templates;
 mod me;
 mod metrics;
 mod my_sessions;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The client compatibility suite: latchkey against graphql-http's audits, Apollo Client, urql,
-# GraphiQL in headless Chromium, graphql-codegen and graphql-inspector. Called by .ci/run;
-# exits non-zero if any step fails (every step runs, the failures are listed at the end).
+# GraphiQL and the admin console in headless Chromium, graphql-codegen and graphql-inspector.
+# Called by .ci/run; exits non-zero if any step fails (every step runs, the failures are listed
+# at the end). Screenshots of the browser tests land in $ARTIFACTS_DIR/screenshots when it is
+# set, else in tests/clients/artifacts/screenshots (gitignored).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"

@@ -26,7 +26,7 @@ use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::NO_PASSWORD;
 use crate::db;
 use crate::entities::{organization, password_reset_token, role, user, user_role};
-use crate::mail::{MailKind, templates};
+use crate::mail::MailKind;
 
 /// Which users to list. Substrings match case-insensitively; all given conditions must hold.
 #[derive(Debug, Default, Clone)]
@@ -275,7 +275,7 @@ impl Accounts {
             kill_reset_tokens(&txn, id).await?;
             let notice =
                 json!({"name": null, "old_email": current.email, "new_email": email.as_str()});
-            let mail = templates::render(MailKind::EmailChanged, &notice)?;
+            let mail = self.inner.outbox.render(MailKind::EmailChanged, &notice)?;
             self.inner
                 .outbox
                 .enqueue(&txn, Some(current.id), &current.email, mail)
@@ -411,7 +411,7 @@ impl Accounts {
             .settings
             .invite_url
             .replace("{token}", &token.token);
-        let mail = templates::render(
+        let mail = self.inner.outbox.render(
             MailKind::Invitation,
             &json!({
                 "email": user.email,

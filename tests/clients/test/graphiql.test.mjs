@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { graphqlFetch } from '../lib/fetch-client.mjs';
 import { launchChromium } from '../lib/browser.mjs';
 import { SIGNUP } from '../lib/operations.mjs';
+import { screenshot } from '../lib/screenshots.mjs';
 import { startServer, uniqueEmail } from '../lib/server.mjs';
 
 const ARTIFACTS = new URL('../artifacts/', import.meta.url);
@@ -111,5 +112,132 @@ test('GraphiQL loads the schema by introspection (docs, autocompletion)', async 
     assert.ok(body.data?.__schema?.types?.some((type) => type.name === 'User'), 'the schema holds User');
   } finally {
     await page.close();
+  }
+});
+
+/** Opens the default tab of the operation `name`. */
+async function openTab(page, name) {
+  await page.locator('.graphiql-tab-button', { hasText: new RegExp(`^${name}$`) }).click();
+}
+
+/** Replaces the text of the active tab's Variables or Headers editor. */
+async function setEditorTool(page, tool, text) {
+  await page.locator('.graphiql-editor-tools button', { hasText: tool }).click();
+  await page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden)').first().click();
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.press('Backspace');
+  if (text) await page.keyboard.insertText(text);
+}
+
+const setVariables = (page, variables) => setEditorTool(page, 'Variables', JSON.stringify(variables));
+
+/** Runs the active tab and waits until the result pane shows `expected`. */
+async function run(page, expected) {
+  await page.locator('.graphiql-execute-button').click();
+  await page
+    .locator('.graphiql-response')
+    .filter({ hasText: expected })
+    .waitFor({ timeout: 15_000 })
+    .catch(async (error) => {
+      const shown = await page.locator('.graphiql-response').textContent().catch(() => '');
+      throw new Error(`the result pane does not show ${expected}: ${error.message}\nshown: ${shown}`);
+    });
+}
+
+/** A page whose GraphiQL starts afresh: the tabs other tests left in localStorage forgotten. */
+async function freshPage() {
+  const page = await browser.context.newPage();
+  await page.addInitScript(() => window.localStorage.clear());
+  return page;
+}
+
+test('GraphiQL opens with tabs of the common operations, their first line short', async () => {
+  const page = await freshPage();
+  try {
+    await page.goto(server.graphqlUrl);
+    await page.locator('.graphiql-tab').first().waitFor({ timeout: 20_000 });
+    const titles = await page.locator('.graphiql-tab').allTextContents();
+    for (const name of ['Signup', 'Login', 'Me', 'RefreshToken']) {
+      assert.ok(titles.some((title) => title.includes(name)), `a ${name} tab among ${titles.join(', ')}`);
+    }
+    const firstLine = await page.locator('.graphiql-query-editor .CodeMirror-line').first().textContent();
+    assert.match(firstLine, /^# /);
+    assert.ok(firstLine.length <= 48, `a short first line: ${firstLine}`);
+  } finally {
+    await page.close();
+  }
+});
+
+test('GraphiQL logs in and runs `me` as that user without touching the headers editor', async (t) => {
+  const email = uniqueEmail('playground');
+  const password = 'correct horse battery staple';
+  const signup = await graphqlFetch(server.graphqlUrl, { query: SIGNUP, variables: { input: { email, password } } });
+  assert.equal(signup.errors, undefined, JSON.stringify(signup.errors));
+
+  const page = await freshPage();
+  const authorizations = [];
+  page.on('request', (request) => {
+    if (request.url().endsWith('/graphql') && request.method() === 'POST') {
+      authorizations.push(request.headers().authorization ?? null);
+    }
+  });
+  try {
+    await page.goto(server.graphqlUrl);
+    await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+    // The default Login tab, with this user's credentials as its variables.
+    await openTab(page, 'Login');
+    await setVariables(page, { input: { email, password } });
+    await run(page, 'accessToken');
+    await page.locator('#auth-bar').filter({ hasText: email }).waitFor();
+
+    authorizations.length = 0;
+    await openTab(page, 'Me');
+    await run(page, email);
+    assert.ok(authorizations.some((value) => value?.startsWith('Bearer ')), 'the learned token went as the bearer');
+    await screenshot(page, 'graphiql-signed-in');
+
+    // A header set by hand wins over the learned token.
+    await setEditorTool(page, 'Headers', JSON.stringify({ Authorization: 'Bearer not-a-token' }));
+    await run(page, 'UNAUTHENTICATED');
+    await setEditorTool(page, 'Headers', '');
+    await run(page, email);
+
+    // Forgotten: the next request goes without a bearer.
+    await page.locator('#auth-forget').click();
+    await run(page, 'UNAUTHENTICATED');
+  } finally {
+    t.diagnostic(`screenshot: ${await screenshot(page, 'graphiql-after-forget').catch(() => 'none')}`);
+    await page.close();
+  }
+});
+
+test('GraphiQL refreshes the learned token when it expires, and the refreshed one works', async () => {
+  // Access tokens of 2 s: within the playground's margin at once, so its next request refreshes.
+  const shortLived = await startServer({ accessTokenTtl: '2s' });
+  const page = await freshPage();
+  const operations = [];
+  page.on('request', (request) => {
+    if (request.url().endsWith('/graphql') && request.method() === 'POST') {
+      operations.push(JSON.parse(request.postData() ?? '{}').operationName ?? null);
+    }
+  });
+  try {
+    const email = uniqueEmail('refresh');
+    const password = 'correct horse battery staple';
+    const signup = await graphqlFetch(shortLived.graphqlUrl, { query: SIGNUP, variables: { input: { email, password } } });
+    assert.equal(signup.errors, undefined, JSON.stringify(signup.errors));
+    await page.goto(shortLived.graphqlUrl);
+    await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+    await openTab(page, 'Login');
+    await setVariables(page, { input: { email, password } });
+    await run(page, 'accessToken');
+    await page.locator('#auth-bar').filter({ hasText: email }).waitFor();
+
+    await openTab(page, 'Me');
+    await run(page, email);
+    assert.ok(operations.includes('RefreshToken'), `a refresh before \`me\`: ${operations.join(', ')}`);
+  } finally {
+    await page.close();
+    await shortLived.stop();
   }
 });
