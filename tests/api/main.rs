@@ -42,3 +42,4 @@ mod signing_keys;
 mod signup;
 mod throttling;
 mod update_me;
+mod webhooks;
