@@ -1,5 +1,5 @@
-//! Assembling the server: database and migrations, keys, the account service, the mail worker
-//! and the router; then serving until told to stop, and stopping cleanly.
+//! Assembling the server: database and migrations, keys, the account service, the mail and
+//! webhook workers and the router; then serving until told to stop, and stopping cleanly.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,7 +29,7 @@ use crate::mail::worker::MailWorker;
 use crate::mail::{Outbox, template_overrides};
 use crate::metrics::Metrics;
 use crate::throttle::RateLimiter;
-use crate::webhooks::WebhookQueue;
+use crate::webhooks::{WebhookConfig, WebhookQueue, WebhookWorker};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -49,6 +49,8 @@ pub struct Application {
     router: axum::Router,
     accounts: Accounts,
     worker: MailWorker,
+    /// `None` without webhook receivers.
+    webhook_worker: Option<WebhookWorker>,
     reset_worker: MailRequestWorker,
     session_listener: SessionChangeListener,
     cleanup: Cleanup,
@@ -85,6 +87,7 @@ impl Application {
         let secret = master_secret::load(&settings).map_err(StartupError::Config)?;
         let templates = template_overrides::load(settings.templates_dir.as_deref())
             .map_err(StartupError::Config)?;
+        let webhooks = WebhookConfig::from_settings(&settings).map_err(StartupError::Config)?;
         let pool = db::PoolSettings {
             max_connections: settings.database_max_connections,
             timeout: settings.database_timeout,
@@ -123,6 +126,18 @@ impl Application {
             metrics: metrics.clone(),
         };
 
+        let (webhook_queue, webhook_worker) = match webhooks {
+            Some(config) => {
+                let (queue, worker) = config.start(
+                    db.clone(),
+                    secret.expose_secret().as_bytes(),
+                    metrics.clone(),
+                );
+                (queue, Some(worker))
+            }
+            None => (WebhookQueue::disabled(), None),
+        };
+
         let limiter = RateLimiter::new(metrics.clone());
         let (accounts, reset_worker) = Accounts::new(
             AccountDeps {
@@ -136,7 +151,7 @@ impl Application {
                     secret.expose_secret().as_bytes(),
                     Purpose::RefreshSuccessor,
                 ),
-                audit: AuditLog::new(WebhookQueue::disabled()),
+                audit: AuditLog::new(webhook_queue),
             },
             AccountSettings {
                 refresh_ttl: settings.refresh_token_ttl,
@@ -191,6 +206,7 @@ impl Application {
             router,
             accounts,
             worker,
+            webhook_worker,
             reset_worker,
             session_listener,
             cleanup,
@@ -220,7 +236,8 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops accepting connections, finishes requests
-    /// in flight, lets the mail worker finish its delivery, and closes the database.
+    /// in flight, lets the mail and webhook workers finish their deliveries, and closes the
+    /// database.
     ///
     /// # Errors
     /// None today: a failed accept is retried and a failed connection concerns only its client.
@@ -229,8 +246,8 @@ impl Application {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        // Two stages: what serves requests stops with the server; mail delivery stops only once
-        // nothing can enqueue more, so that its last pass takes everything committed.
+        // Two stages: what serves requests stops with the server; mail and webhook delivery stop
+        // only once nothing can enqueue more, so that their last pass takes everything committed.
         let serving = CancellationToken::new();
         let delivering = CancellationToken::new();
         let reset_worker = tokio::spawn(self.reset_worker.run(serving.clone()));
@@ -240,6 +257,9 @@ impl Application {
             .key_watcher
             .map(|watcher| tokio::spawn(watcher.run(serving.clone())));
         let mail_worker = tokio::spawn(self.worker.run(delivering.clone()));
+        let webhook_worker = self
+            .webhook_worker
+            .map(|worker| tokio::spawn(worker.run(delivering.clone())));
         match self.listener {
             Some(listener) => {
                 let address = listener.local_addr()?;
@@ -260,6 +280,11 @@ impl Application {
         delivering.cancel();
         if let Err(error) = mail_worker.await {
             tracing::error!(%error, "the mail worker ended abnormally");
+        }
+        if let Some(webhook_worker) = webhook_worker
+            && let Err(error) = webhook_worker.await
+        {
+            tracing::error!(%error, "the webhook worker ended abnormally");
         }
         if let Err(error) = self.db.close().await {
             tracing::warn!(%error, "closing the database failed");

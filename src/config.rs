@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::auth::master_secret;
 use crate::auth::signing_keys::SigningAlgorithm;
+use crate::webhooks::{ReceiverUrl, SigningSecrets};
 
 /// The `latchkey` command line.
 #[derive(Debug, Parser)]
@@ -373,6 +374,24 @@ pub struct Settings {
     /// Add Hasura's claims namespace (`https://hasura.io/jwt/claims`) to access tokens.
     #[arg(long, env = "LATCHKEY_HASURA_CLAIMS", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub hasura_claims: bool,
+
+    // Webhooks (docs/operations.md, "Webhooks").
+    /// Comma-separated http(s) URLs that receive every audit event, signed.
+    #[arg(long, env = "LATCHKEY_WEBHOOK_URLS", value_delimiter = ',', value_parser = ReceiverUrl::parse, hide_env_values = true)]
+    pub webhook_urls: Vec<ReceiverUrl>,
+
+    /// Signing secrets (`whsec_` and base64, 24 to 64 bytes), space-separated while rotating:
+    /// each signs every webhook.
+    #[arg(long, env = "LATCHKEY_WEBHOOK_SECRET", value_parser = SigningSecrets::parse, hide_env_values = true)]
+    pub webhook_secret: Option<SigningSecrets>,
+
+    /// Send webhooks to loopback, private and link-local addresses too.
+    #[arg(long, env = "LATCHKEY_WEBHOOK_ALLOW_PRIVATE", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
+    /// How long a receiver has to answer a webhook (at most 60s).
+    #[arg(long, env = "LATCHKEY_WEBHOOK_TIMEOUT", default_value = "15s", value_parser = crate::webhooks::parse_timeout)]
+    pub webhook_timeout: Duration,
 }
 
 /// Whether anyone may create an account with `signup`.

@@ -1,5 +1,5 @@
 //! Prometheus metrics (`GET /metrics`): GraphQL operations and their latency, logins, lockouts,
-//! rate-limit refusals, and mail delivery. Label values come from closed sets (operation names
+//! rate-limit refusals, mail and webhook delivery. Label values come from closed sets (operation names
 //! of our schema, error codes), never from client input, so the series stay bounded.
 
 use std::sync::Arc;
@@ -27,6 +27,8 @@ struct Inner {
     rate_limited: Family<LimitLabels, Counter>,
     mail: Family<OutcomeLabels, Counter>,
     outbox_pending: Gauge<i64, AtomicI64>,
+    webhooks: Family<OutcomeLabels, Counter>,
+    webhook_oldest_pending: Gauge<i64, AtomicI64>,
     cleanup_removed: Family<TableLabels, Counter>,
 }
 
@@ -74,6 +76,8 @@ impl Default for Metrics {
         let rate_limited = Family::<LimitLabels, Counter>::default();
         let mail = Family::<OutcomeLabels, Counter>::default();
         let outbox_pending = Gauge::<i64, AtomicI64>::default();
+        let webhooks = Family::<OutcomeLabels, Counter>::default();
+        let webhook_oldest_pending = Gauge::<i64, AtomicI64>::default();
         let cleanup_removed = Family::<TableLabels, Counter>::default();
 
         let mut registry = Registry::with_prefix("latchkey");
@@ -109,8 +113,18 @@ impl Default for Metrics {
         );
         registry.register(
             "outbox_pending",
-            "Messages in the outbox not yet delivered or given up (read at scrape time)",
+            "Mail in the outbox not yet delivered or given up (read at scrape time)",
             outbox_pending.clone(),
+        );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, failed, refused), and messages given up (given_up)",
+            webhooks.clone(),
+        );
+        registry.register(
+            "webhook_oldest_pending_seconds",
+            "Age of the oldest webhook neither delivered nor given up, 0 when none waits (read at scrape time)",
+            webhook_oldest_pending.clone(),
         );
         registry.register(
             "cleanup_removed_rows",
@@ -127,6 +141,8 @@ impl Default for Metrics {
                 rate_limited,
                 mail,
                 outbox_pending,
+                webhooks,
+                webhook_oldest_pending,
                 cleanup_removed,
             }),
         }
@@ -183,6 +199,17 @@ impl Metrics {
 
     pub fn set_outbox_pending(&self, pending: i64) {
         self.inner.outbox_pending.set(pending);
+    }
+
+    pub fn webhook(&self, outcome: &'static str) {
+        self.inner
+            .webhooks
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    pub fn set_webhook_oldest_pending_seconds(&self, seconds: i64) {
+        self.inner.webhook_oldest_pending.set(seconds);
     }
 
     /// The exposition text (OpenMetrics, which Prometheus reads natively).

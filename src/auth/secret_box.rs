@@ -21,6 +21,8 @@ const SALT: &[u8] = b"latchkey secret box v1";
 pub enum Purpose {
     /// Bodies of mail waiting in the outbox.
     OutboxMail,
+    /// Webhook deliveries waiting in the outbox: the receiver's URL and the event.
+    OutboxWebhook,
     /// The refresh token issued in a rotation, kept for the reuse interval.
     RefreshSuccessor,
     /// Private signing keys, sealed to their key id and algorithm.
@@ -31,6 +33,7 @@ impl Purpose {
     fn info(self) -> &'static [u8] {
         match self {
             Self::OutboxMail => b"outbox mail",
+            Self::OutboxWebhook => b"outbox webhook",
             Self::RefreshSuccessor => b"refresh successor",
             Self::SigningKey => b"signing key",
         }

@@ -1,14 +1,19 @@
 use sea_orm::entity::prelude::*;
 
-/// A message waiting for (or done with) delivery. Written in the transaction that causes it;
-/// once done, only what operations needs stays (recipient, kind, times, attempts, last error).
+/// A message waiting for (or done with) delivery: a mail, or a webhook delivery to one receiver.
+/// Written in the transaction that causes it; once done, only what operations needs stays
+/// (recipient, kind, times, attempts, last error).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbox")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub user_id: Option<Uuid>,
+    /// `mail` or `webhook`: which worker delivers it (`mail::outbox::Channel`).
+    pub channel: String,
+    /// A mail's address, or a webhook receiver's origin (its full URL waits sealed).
     pub recipient: String,
+    /// The template of a mail, or the event type of a webhook.
     pub kind: String,
     /// Plaintext subject and bodies: only mail written before bodies were sealed, while it waits;
     /// empty for everything else.

@@ -1,7 +1,8 @@
 //! The outbox table: enqueue inside a service's transaction; claim, finish or reschedule from
-//! the delivery worker. Claims are conditional updates, so several workers (or instances) never
-//! send one message twice. Bodies wait sealed (`mail::sealed`) and are erased once a message is
-//! delivered or given up.
+//! a delivery worker. It carries mail and webhook deliveries, each on its own channel with its
+//! own worker. Claims are conditional updates, so several workers (or instances) never deliver
+//! one message twice at once. Bodies wait sealed (`mail::sealed`, `webhooks::message`) and are
+//! erased once a message is delivered or given up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +26,64 @@ use crate::entities::outbox;
 const CLAIM_LEASE: Duration = Duration::from_secs(120);
 /// Retries back off from one second, doubling, up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
-/// A message still undelivered after this long is given up (its links have long expired).
+/// A message still undelivered after this long is given up (a mail's links have long expired;
+/// a webhook that late is history, which the audit trail keeps).
 const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(3);
+
+/// Which worker delivers a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Mail,
+    Webhook,
+}
+
+impl Channel {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Mail => "mail",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
+/// A row about to be written, its body already sealed to its id and recipient.
+pub(crate) struct NewMessage {
+    pub id: Uuid,
+    pub channel: Channel,
+    pub user_id: Option<Uuid>,
+    pub recipient: String,
+    pub kind: String,
+    pub sealed_body: Vec<u8>,
+}
+
+/// Writes `message` as part of the caller's transaction, due at once.
+///
+/// # Errors
+/// The database error, which should roll the caller's transaction back.
+pub(crate) async fn insert<C: ConnectionTrait>(txn: &C, message: NewMessage) -> Result<(), DbErr> {
+    let now = Utc::now();
+    outbox::ActiveModel {
+        id: Set(message.id),
+        user_id: Set(message.user_id),
+        channel: Set(message.channel.as_str().to_owned()),
+        recipient: Set(message.recipient),
+        kind: Set(message.kind),
+        subject: Set(String::new()),
+        text_body: Set(String::new()),
+        html_body: Set(String::new()),
+        sealed_body: Set(Some(message.sealed_body)),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_until: Set(None),
+        sent_at: Set(None),
+        failed_at: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
 
 /// Cheap to clone. Holds the wake-up signal that tells the local worker new mail is waiting,
 /// the key that seals bodies at rest, and the templates messages are rendered with.
@@ -74,30 +131,21 @@ impl Outbox {
         recipient: &str,
         mail: RenderedMail,
     ) -> Result<(), DbErr> {
-        let now = Utc::now();
         let id = Uuid::now_v7();
         let kind = mail.kind.as_str().to_owned();
         let sealed_body = sealed::seal(&self.secret_box, id, recipient, &MailBody::from(mail));
-        outbox::ActiveModel {
-            id: Set(id),
-            user_id: Set(user_id),
-            recipient: Set(recipient.to_owned()),
-            kind: Set(kind),
-            subject: Set(String::new()),
-            text_body: Set(String::new()),
-            html_body: Set(String::new()),
-            sealed_body: Set(Some(sealed_body)),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            claimed_until: Set(None),
-            sent_at: Set(None),
-            failed_at: Set(None),
-            last_error: Set(None),
-            created_at: Set(now),
-        }
-        .insert(txn)
-        .await?;
-        Ok(())
+        insert(
+            txn,
+            NewMessage {
+                id,
+                channel: Channel::Mail,
+                user_id,
+                recipient: recipient.to_owned(),
+                kind,
+                sealed_body,
+            },
+        )
+        .await
     }
 
     /// The subject and bodies of a claimed message: unsealed, or, for mail written before
@@ -132,13 +180,15 @@ impl Outbox {
     }
 }
 
-/// Claims up to `limit` due messages for this worker.
-pub(super) async fn claim_due(
+/// Claims up to `limit` due messages of `channel` for this worker.
+pub(crate) async fn claim_due(
     db: &DatabaseConnection,
+    channel: Channel,
     limit: u64,
 ) -> Result<Vec<outbox::Model>, DbErr> {
     let now = Utc::now();
     let candidates = outbox::Entity::find()
+        .filter(outbox::Column::Channel.eq(channel.as_str()))
         .filter(outbox::Column::SentAt.is_null())
         .filter(outbox::Column::FailedAt.is_null())
         .filter(outbox::Column::NextAttemptAt.lte(now))
@@ -192,7 +242,7 @@ fn erase_body(update: sea_orm::UpdateMany<outbox::Entity>) -> sea_orm::UpdateMan
         .col_expr(outbox::Column::HtmlBody, Expr::value(""))
 }
 
-pub(super) async fn mark_sent(db: &DatabaseConnection, id: Uuid) -> Result<(), DbErr> {
+pub(crate) async fn mark_sent(db: &DatabaseConnection, id: Uuid) -> Result<(), DbErr> {
     erase_body(outbox::Entity::update_many())
         .col_expr(outbox::Column::SentAt, Expr::value(Utc::now()))
         .col_expr(
@@ -211,25 +261,46 @@ pub(super) async fn mark_sent(db: &DatabaseConnection, id: Uuid) -> Result<(), D
 
 /// What happens to a message whose delivery failed.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Retry {
+pub(crate) enum Retry {
     At(DateTime<Utc>),
     GiveUp,
 }
 
-/// Messages neither delivered nor given up, on every instance.
+/// Mail neither delivered nor given up, on every instance.
 ///
 /// # Errors
 /// The database error.
 pub async fn pending_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait as _;
     outbox::Entity::find()
+        .filter(outbox::Column::Channel.eq(Channel::Mail.as_str()))
         .filter(outbox::Column::SentAt.is_null())
         .filter(outbox::Column::FailedAt.is_null())
         .count(db)
         .await
 }
 
-pub(super) fn retry_plan(message: &outbox::Model, permanent: bool, now: DateTime<Utc>) -> Retry {
+/// When the oldest message of `channel` neither delivered nor given up was written, if any.
+///
+/// # Errors
+/// The database error.
+pub async fn oldest_pending(
+    db: &DatabaseConnection,
+    channel: Channel,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::CreatedAt)
+        .filter(outbox::Column::Channel.eq(channel.as_str()))
+        .filter(outbox::Column::SentAt.is_null())
+        .filter(outbox::Column::FailedAt.is_null())
+        .order_by_asc(outbox::Column::CreatedAt)
+        .into_tuple::<DateTime<Utc>>()
+        .one(db)
+        .await
+}
+
+pub(crate) fn retry_plan(message: &outbox::Model, permanent: bool, now: DateTime<Utc>) -> Retry {
     if permanent || now - message.created_at > GIVE_UP_AFTER {
         return Retry::GiveUp;
     }
@@ -240,7 +311,7 @@ pub(super) fn retry_plan(message: &outbox::Model, permanent: bool, now: DateTime
     Retry::At(crate::time::after(now, backoff))
 }
 
-pub(super) async fn mark_failed_attempt(
+pub(crate) async fn mark_failed_attempt(
     db: &DatabaseConnection,
     message: &outbox::Model,
     retry: Retry,
@@ -272,6 +343,7 @@ mod tests {
         outbox::Model {
             id: Uuid::now_v7(),
             user_id: None,
+            channel: Channel::Mail.as_str().into(),
             recipient: "a@b.co".into(),
             kind: "password_reset".into(),
             subject: String::new(),

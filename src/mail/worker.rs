@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::Outbox;
-use super::outbox::{self, Retry};
+use super::outbox::{self, Channel, Retry};
 use super::transport::{Delivered, Transport};
 use crate::entities::outbox::Model as OutboxMessage;
 use crate::metrics::Metrics;
@@ -50,7 +50,7 @@ impl MailWorker {
 
     async fn deliver_due(&self) {
         loop {
-            let claimed = match outbox::claim_due(&self.db, BATCH).await {
+            let claimed = match outbox::claim_due(&self.db, Channel::Mail, BATCH).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     warn!(%error, "could not read the mail outbox");

@@ -44,3 +44,4 @@ mod signing_keys;
 mod signup;
 mod throttling;
 mod update_me;
+mod webhooks;

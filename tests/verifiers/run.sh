@@ -2,7 +2,9 @@
 # Third-party verifiers of latchkey's access tokens: Node's `jose` (createRemoteJWKSet + jwtVerify)
 # and Python's PyJWT (PyJWKClient) verify a real token from the JWKS URL, refuse an HS256 token
 # made with the public key as secret, and refuse the token once its key is revoked (with a fresh
-# JWKS cache). Called by .ci/run; exits non-zero on the first failure.
+# JWKS cache). Python's `standardwebhooks` verifies the server's webhooks (verify_webhooks.py):
+# the signup's event and its retry, signed with two secrets, refused with a wrong secret or a
+# changed body. Called by .ci/run; exits non-zero on the first failure.
 #
 # Environment:
 #   LATCHKEY_BIN     server binary (default: `cargo build`, then $CARGO_TARGET_DIR/debug/latchkey)
@@ -31,28 +33,46 @@ log "npm ci (jose)"
 if [[ ! -x $VENV/bin/python ]]; then
   python3 -m venv "$VENV"
 fi
-log "pip install (PyJWT)"
+log "pip install (PyJWT, standardwebhooks)"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$HERE/requirements.txt"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-verifiers.XXXXXX")
 SERVER_PID=
+HOOK_PID=
 cleanup() {
-  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  for pid in $SERVER_PID $HOOK_PID; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 SECRET=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))')
-PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
+
+# The webhook receiver, listening before the server starts; two secrets, as during a rotation.
+webhook_secret() {
+  "$VENV/bin/python" -c 'import base64, os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())'
+}
+HOOK_PORT=$(free_port)
+HOOK_SECRETS="$(webhook_secret) $(webhook_secret)"
+# shellcheck disable=SC2086 # one argument per secret
+"$VENV/bin/python" "$HERE/verify_webhooks.py" "$HOOK_PORT" $HOOK_SECRETS &
+HOOK_PID=$!
 export DATABASE_URL="sqlite://$WORK/lk.db?mode=rwc" LATCHKEY_SECRET=$SECRET
 # Scrub operator settings that could change the server under test.
 for name in $(env | sed -n 's/^\(LATCHKEY_[A-Z_]*\)=.*/\1/p'); do
   [[ $name == LATCHKEY_SECRET || $name == LATCHKEY_BIN ]] || unset "$name"
 done
+LATCHKEY_WEBHOOK_URLS="http://127.0.0.1:$HOOK_PORT/latchkey" LATCHKEY_WEBHOOK_SECRET=$HOOK_SECRETS \
+LATCHKEY_WEBHOOK_ALLOW_PRIVATE=true \
 "$BIN" serve --listen "127.0.0.1:$PORT" --public-url "$BASE" --mail-dir "$WORK/mail" \
   --log warn >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
@@ -95,5 +115,11 @@ sys.exit(1)
 PY
 node "$HERE/verify.mjs" "$JWKS_URL" "$TOKEN" refuse
 "$VENV/bin/python" "$HERE/verify.py" "$JWKS_URL" "$TOKEN" refuse
+
+log "standardwebhooks verifies the signup's webhook and its retry"
+status=0
+wait "$HOOK_PID" || status=$?
+HOOK_PID=
+[[ $status == 0 ]] || { cat "$WORK/server.log" >&2; die "the webhook check failed"; }
 
 log "all passed"
