@@ -134,7 +134,7 @@ impl Application {
                     secret.expose_secret().as_bytes(),
                     Purpose::RefreshSuccessor,
                 ),
-                audit: AuditLog::new(WebhookQueue::disabled()),
+                audit: AuditLog::new(WebhookQueue::disabled()).counted_in(metrics.clone()),
             },
             AccountSettings {
                 refresh_ttl: settings.refresh_token_ttl,

@@ -28,6 +28,12 @@ struct Inner {
     mail: Family<OutcomeLabels, Counter>,
     outbox_pending: Gauge<i64, AtomicI64>,
     cleanup_removed: Family<TableLabels, Counter>,
+    audit_events: Family<TypeLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabels {
+    r#type: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -75,6 +81,7 @@ impl Default for Metrics {
         let mail = Family::<OutcomeLabels, Counter>::default();
         let outbox_pending = Gauge::<i64, AtomicI64>::default();
         let cleanup_removed = Family::<TableLabels, Counter>::default();
+        let audit_events = Family::<TypeLabels, Counter>::default();
 
         let mut registry = Registry::with_prefix("latchkey");
         registry.register(
@@ -117,6 +124,11 @@ impl Default for Metrics {
             "Rows the clean-up job removed, by table",
             cleanup_removed.clone(),
         );
+        registry.register(
+            "audit_events",
+            "Audit events written (committed), by type",
+            audit_events.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -128,6 +140,7 @@ impl Default for Metrics {
                 mail,
                 outbox_pending,
                 cleanup_removed,
+                audit_events,
             }),
         }
     }
@@ -139,6 +152,14 @@ impl Metrics {
             .cleanup_removed
             .get_or_create(&TableLabels { table })
             .inc_by(rows);
+    }
+
+    /// One committed audit event of this type (`AuditType::as_str`, a closed set).
+    pub fn audit_event(&self, kind: &'static str) {
+        self.inner
+            .audit_events
+            .get_or_create(&TypeLabels { r#type: kind })
+            .inc();
     }
 
     pub fn operation(&self, operation: &str, outcome: &str, seconds: f64) {
@@ -206,6 +227,7 @@ mod tests {
         metrics.login("success");
         metrics.rate_limited("login_per_address");
         metrics.set_outbox_pending(3);
+        metrics.audit_event("login");
         let text = metrics.encode();
         assert!(
             text.contains(r#"latchkey_graphql_operations_total{operation="login",outcome="ok"} 1"#),
@@ -220,6 +242,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("latchkey_outbox_pending 3"), "{text}");
+        assert!(
+            text.contains(r#"latchkey_audit_events_total{type="login"} 1"#),
+            "{text}"
+        );
         assert!(
             text.contains("latchkey_graphql_operation_duration_seconds_bucket"),
             "{text}"

@@ -12,9 +12,11 @@ use uuid::Uuid;
 
 pub use self::kind::AuditType;
 use crate::entities::audit_event;
+use crate::metrics::Metrics;
 use crate::webhooks::WebhookQueue;
 
-/// Where a request came from and which one it was, as every event records it.
+/// Where a request came from and which one it was, as every event records it (and a session,
+/// its address and user agent). The CLI's operations have none: `RequestMeta::default()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestMeta {
     pub ip: Option<IpAddr>,
@@ -63,6 +65,12 @@ impl AuditEntry {
         self
     }
 
+    /// The account the event concerns and its organization.
+    #[must_use]
+    pub fn about(self, user_id: impl Into<Uuid>, organization_id: impl Into<Uuid>) -> Self {
+        self.user(user_id).organization(organization_id)
+    }
+
     #[must_use]
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.details.insert(key.to_owned(), value.into());
@@ -72,6 +80,7 @@ impl AuditEntry {
 
 /// An event as written: what `auditEvents` lists and webhooks deliver.
 #[derive(Debug, Clone, PartialEq)]
+#[must_use = "hand it to `AuditLog::committed` once its transaction has committed"]
 pub struct AuditRecord {
     pub id: Uuid,
     pub kind: AuditType,
@@ -89,15 +98,37 @@ pub struct AuditRecord {
 #[derive(Clone)]
 pub struct AuditLog {
     webhooks: WebhookQueue,
+    /// Where committed events are counted; `None` for the CLI, which serves no metrics.
+    metrics: Option<Metrics>,
 }
 
 impl AuditLog {
     pub fn new(webhooks: WebhookQueue) -> Self {
-        Self { webhooks }
+        Self {
+            webhooks,
+            metrics: None,
+        }
+    }
+
+    /// Counts committed events in `latchkey_audit_events_total`.
+    #[must_use]
+    pub fn counted_in(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Counts events whose transaction has committed: a rolled-back event is never counted.
+    pub fn committed(&self, records: impl IntoIterator<Item = AuditRecord>) {
+        for record in records {
+            if let Some(metrics) = &self.metrics {
+                metrics.audit_event(record.kind.as_str());
+            }
+        }
     }
 
     /// Writes `entry` inside `txn`, with the request's address, user agent and id, and queues
-    /// it for the webhooks there too: the event commits or rolls back with the change.
+    /// it for the webhooks there too: the event commits or rolls back with the change. Hand the
+    /// record to [`AuditLog::committed`] after the commit.
     ///
     /// # Errors
     /// The database error, which should roll the caller's transaction back.

@@ -11,6 +11,7 @@ mod smtp_sink;
 mod admin_authorization;
 mod admin_status;
 mod admin_users;
+mod audit;
 mod cleanup;
 mod cli;
 mod delete_me;
