@@ -3,6 +3,7 @@
 //! every state change is one transaction, with the mail it causes written inside it.
 
 pub mod admin;
+mod audit_events;
 mod auditing;
 mod common_passwords;
 pub mod domain;

@@ -1,6 +1,7 @@
 //! The audit trail: every security event, written in the same transaction as the change it
 //! records (failed logins and lockouts in their own), and handed to the webhook queue there too.
 
+mod filter;
 mod kind;
 
 use std::net::IpAddr;
@@ -10,6 +11,7 @@ use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DbErr, Set};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+pub use self::filter::AuditFilter;
 pub use self::kind::AuditType;
 use crate::entities::audit_event;
 use crate::metrics::Metrics;
@@ -92,6 +94,31 @@ pub struct AuditRecord {
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
     pub details: Value,
+}
+
+impl TryFrom<audit_event::Model> for AuditRecord {
+    type Error = DbErr;
+
+    /// An event as read back. A type this version does not know (written by a newer one) or
+    /// details that are not JSON are an error, never a guess.
+    fn try_from(row: audit_event::Model) -> Result<Self, DbErr> {
+        let kind = AuditType::parse(&row.kind)
+            .ok_or_else(|| DbErr::Type(format!("unknown audit event type {:?}", row.kind)))?;
+        let details = serde_json::from_str(&row.details)
+            .map_err(|error| DbErr::Json(format!("audit event details: {error}")))?;
+        Ok(Self {
+            id: row.id,
+            kind,
+            at: row.at,
+            actor_id: row.actor_id,
+            user_id: row.user_id,
+            organization_id: row.organization_id,
+            ip_address: row.ip_address,
+            user_agent: row.user_agent,
+            request_id: row.request_id,
+            details,
+        })
+    }
 }
 
 /// Writes events. Cheap to clone.

@@ -988,3 +988,269 @@ async fn an_event_commits_with_its_change_or_neither_does_and_only_committed_one
         "{text}"
     );
 }
+
+/// The tokens anywhere in a GraphQL answer.
+fn tokens_in(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                match (key.as_str(), value) {
+                    ("accessToken" | "refreshToken", Value::String(token)) => {
+                        found.push(token.clone());
+                    }
+                    _ => tokens_in(value, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| tokens_in(item, found)),
+        _ => {}
+    }
+}
+
+/// Sends every operation and keeps every secret it saw: passwords typed, tokens answered.
+struct Client<'a> {
+    app: &'a TestApp,
+    sent: std::collections::BTreeSet<&'static str>,
+    secrets: Vec<String>,
+}
+
+impl Client<'_> {
+    async fn send(
+        &mut self,
+        operation: &'static Operation,
+        token: Option<&str>,
+        variables: Value,
+    ) -> Value {
+        self.sent.insert(operation.name);
+        let (body, _) = call(self.app, operation, token, variables).await;
+        tokens_in(&body, &mut self.secrets);
+        body
+    }
+
+    fn password(&mut self, password: &str) -> String {
+        self.secrets.push(password.to_owned());
+        password.to_owned()
+    }
+}
+
+#[tokio::test]
+async fn no_event_holds_a_password_a_token_or_a_hash() {
+    use crate::helpers::operations::{
+        ALL, AUDIT_EVENTS, CREATE_ORGANIZATION, CREATE_ROLE, FORGOT_PASSWORD, ME,
+        MY_SECURITY_EVENTS, MY_SESSIONS, ORGANIZATIONS, RESEND_VERIFICATION_EMAIL, ROLES, USER,
+        USERS,
+    };
+    use crate::helpers::{RESET_LINK_PREFIX, SUBJECT_RESET};
+
+    let app = spawn_app().await;
+    let mut client = Client {
+        app: &app,
+        sent: std::collections::BTreeSet::new(),
+        secrets: Vec::new(),
+    };
+    let first = client.password("first secret passphrase 1");
+    let second = client.password("second secret passphrase 2");
+    let third = client.password("third secret passphrase 3");
+    let wrong = client.password("a wrong secret passphrase");
+    let guess = client.password("a guessed secret passphrase");
+    let invited = client.password("invited secret passphrase 4");
+    let created = client.password("created secret passphrase 5");
+
+    let input =
+        |email: &str, password: &str| json!({ "input": { "email": email, "password": password } });
+    let body = client
+        .send(&SIGNUP, None, input("ada@example.com", &first))
+        .await;
+    let ada = signed(&body, "signup");
+    let body = client
+        .send(&LOGIN, None, input("ada@example.com", &first))
+        .await;
+    let other = signed(&body, "login");
+    client
+        .send(&LOGIN, None, input("ada@example.com", &wrong))
+        .await;
+    client
+        .send(&LOGIN, None, input("nobody@example.com", &guess))
+        .await;
+    let ada_token = Some(ada.access_token.as_str());
+    client.send(&ME, ada_token, json!({})).await;
+    let body = client
+        .send(
+            &REFRESH_TOKEN,
+            None,
+            json!({ "refreshToken": other.refresh_token }),
+        )
+        .await;
+    let (_, other_refresh) = tokens_of(&body, "refreshToken");
+    client
+        .send(&LOGOUT, None, json!({ "refreshToken": other_refresh }))
+        .await;
+    let body = client
+        .send(&LOGIN, None, input("ada@example.com", &first))
+        .await;
+    let third_session = signed(&body, "login");
+    client.send(&MY_SESSIONS, ada_token, json!({})).await;
+    let revoke = json!({ "id": session_id(&third_session.access_token) });
+    client.send(&REVOKE_SESSION, ada_token, revoke).await;
+    client
+        .send(&REVOKE_OTHER_SESSIONS, ada_token, json!({}))
+        .await;
+
+    let link = app
+        .verification_token_in("ada@example.com", SUBJECT_VERIFY, 0)
+        .await;
+    client.secrets.push(link.clone());
+    client
+        .send(&VERIFY_EMAIL, None, json!({ "token": link }))
+        .await;
+    client
+        .send(
+            &RESEND_VERIFICATION_EMAIL,
+            None,
+            json!({ "email": "ada@example.com" }),
+        )
+        .await;
+    client
+        .send(
+            &FORGOT_PASSWORD,
+            None,
+            json!({ "email": "ada@example.com" }),
+        )
+        .await;
+    let mail = app
+        .wait_for_nth_mail("ada@example.com", SUBJECT_RESET, 0)
+        .await;
+    let reset = crate::smtp_sink::reset_token(&mail, RESET_LINK_PREFIX);
+    client.secrets.push(reset.clone());
+    let body = client
+        .send(
+            &RESET_PASSWORD,
+            None,
+            json!({ "input": { "token": reset, "newPassword": second } }),
+        )
+        .await;
+    assert_no_errors(&body);
+    let body = client
+        .send(&LOGIN, None, input("ada@example.com", &second))
+        .await;
+    let ada = signed(&body, "login");
+    let ada_token = Some(ada.access_token.as_str());
+    let change = json!({ "input": { "email": "ada@lovelace.example", "newPassword": third, "currentPassword": second } });
+    assert_no_errors(&client.send(&UPDATE_ME, ada_token, change).await);
+    let body = client
+        .send(&SIGNUP, None, input("bob@example.com", &first))
+        .await;
+    let bob = signed(&body, "signup");
+    let body = client
+        .send(
+            &DELETE_ME,
+            Some(&bob.access_token),
+            json!({ "password": first }),
+        )
+        .await;
+    assert_no_errors(&body);
+
+    let root = app.superadmin().await;
+    client.secrets.push(root.access_token.clone());
+    client.secrets.push(root.refresh_token.clone());
+    let root_token = Some(root.access_token.as_str());
+    for operation in [&USERS, &ORGANIZATIONS] {
+        client
+            .send(operation, root_token, json!({ "first": 10 }))
+            .await;
+    }
+    client
+        .send(&USER, root_token, json!({ "id": ada.id }))
+        .await;
+    client.send(&ROLES, root_token, json!({})).await;
+    client
+        .send(&CREATE_ORGANIZATION, root_token, json!({ "name": "Beta" }))
+        .await;
+    client
+        .send(
+            &CREATE_ROLE,
+            root_token,
+            json!({ "input": { "code": "support", "name": "Support" } }),
+        )
+        .await;
+    let body = client
+        .send(
+            &CREATE_USER,
+            root_token,
+            json!({ "input": { "email": "grace@example.com", "password": created, "roles": ["support"] } }),
+        )
+        .await;
+    let grace = body["data"]["createUser"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_no_errors(
+        &client
+            .send(
+                &CREATE_USER,
+                root_token,
+                json!({ "input": { "email": "hopper@example.com" } }),
+            )
+            .await,
+    );
+    let invitation = app.invitation_token_for("hopper@example.com").await;
+    client.secrets.push(invitation.clone());
+    let accept = json!({ "input": { "token": invitation, "newPassword": invited } });
+    assert_no_errors(&client.send(&RESET_PASSWORD, None, accept).await);
+    client
+        .send(
+            &UPDATE_USER,
+            root_token,
+            json!({ "id": grace, "input": { "name": "Grace", "roles": [], "active": false } }),
+        )
+        .await;
+    client
+        .send(&REVOKE_USER_SESSIONS, root_token, json!({ "id": ada.id }))
+        .await;
+    client
+        .send(&DELETE_ROLE, root_token, json!({ "code": "support" }))
+        .await;
+    client
+        .send(&DELETE_USER, root_token, json!({ "id": grace }))
+        .await;
+    let listed = client
+        .send(&AUDIT_EVENTS, root_token, json!({ "first": 100 }))
+        .await;
+    assert_no_errors(&listed);
+    let body = client
+        .send(&LOGIN, None, input("ada@lovelace.example", &third))
+        .await;
+    let ada = signed(&body, "login");
+    let own = client
+        .send(
+            &MY_SECURITY_EVENTS,
+            Some(&ada.access_token),
+            json!({ "first": 100 }),
+        )
+        .await;
+    assert_no_errors(&own);
+
+    let every: std::collections::BTreeSet<&str> =
+        ALL.iter().map(|operation| operation.name).collect();
+    assert_eq!(client.sent, every, "every documented operation was sent");
+
+    let events = stored_events(&app).await;
+    let written: std::collections::BTreeSet<&str> = kinds(&events).into_iter().collect();
+    assert_eq!(written.len(), 17, "{written:#?}");
+    let hashes = app
+        .strings("SELECT password_hash AS value FROM users")
+        .await;
+    // Every column of every event, and the events as the API answers them.
+    let texts = events
+        .iter()
+        .map(|event| format!("{event:?}"))
+        .chain([listed.to_string(), own.to_string()]);
+    for text in texts {
+        for secret in client.secrets.iter().chain(&hashes) {
+            assert!(!text.contains(secret.as_str()), "{secret} in {text}");
+        }
+        for marker in ["$argon2", "$2b$", "$pbkdf2"] {
+            assert!(!text.contains(marker), "{marker} in {text}");
+        }
+    }
+}
