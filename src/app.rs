@@ -163,6 +163,7 @@ impl Application {
                 interval: settings.cleanup_interval,
                 session_max_age: settings.session_max_age,
                 refresh_ttl: settings.refresh_token_ttl,
+                audit_retention: settings.audit_retention,
             },
             metrics.clone(),
         );

@@ -1254,3 +1254,44 @@ async fn no_event_holds_a_password_a_token_or_a_hash() {
         }
     }
 }
+
+#[tokio::test]
+async fn events_older_than_the_retention_are_removed_by_the_clean_up_job() {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait as _, QueryFilter as _};
+
+    let app = spawn_app_with_args(&["--cleanup-interval", "1s", "--audit-retention", "30d"]).await;
+    app.signup("ada@example.com", PASSWORD).await;
+    app.login("ada@example.com", PASSWORD).await;
+    app.login("ada@example.com", PASSWORD).await;
+    let events = stored_events(&app).await;
+    assert_eq!(kinds(&events), ["signup", "login", "login"]);
+
+    let db = app.db().await;
+    for (event, days) in [(&events[0], 31), (&events[1], 29)] {
+        audit_event::Entity::update_many()
+            .col_expr(
+                audit_event::Column::At,
+                Expr::value(chrono::Utc::now() - chrono::TimeDelta::days(days)),
+            )
+            .filter(audit_event::Column::Id.eq(event.id))
+            .exec(&db)
+            .await
+            .unwrap();
+    }
+    db.close().await.ok();
+
+    app.wait_for_count("SELECT COUNT(*) AS n FROM audit_events", 2)
+        .await;
+    let kept: Vec<uuid::Uuid> = stored_events(&app)
+        .await
+        .iter()
+        .map(|event| event.id)
+        .collect();
+    assert_eq!(kept, [events[1].id, events[2].id]);
+    let text = metrics(&app).await;
+    assert!(
+        text.contains(r#"latchkey_cleanup_removed_rows_total{table="audit_events"} 1"#),
+        "{text}"
+    );
+}
