@@ -151,7 +151,7 @@ impl Application {
                     secret.expose_secret().as_bytes(),
                     Purpose::RefreshSuccessor,
                 ),
-                audit: AuditLog::new(webhook_queue),
+                audit: AuditLog::new(webhook_queue).counted_in(metrics.clone()),
             },
             AccountSettings {
                 refresh_ttl: settings.refresh_token_ttl,
@@ -180,6 +180,7 @@ impl Application {
                 interval: settings.cleanup_interval,
                 session_max_age: settings.session_max_age,
                 refresh_ttl: settings.refresh_token_ttl,
+                audit_retention: settings.audit_retention,
             },
             metrics.clone(),
         );

@@ -1,5 +1,5 @@
-//! The clean-up job: every `LATCHKEY_CLEANUP_INTERVAL`, removes the rows nothing needs any more,
-//! in batches of at most a thousand so that no transaction holds the database for long. Without
+//! The clean-up job: every `LATCHKEY_CLEANUP_INTERVAL`, removes the rows nothing needs any more
+//! (audit events once `LATCHKEY_AUDIT_RETENTION` has passed), in batches of at most a thousand so that no transaction holds the database for long. Without
 //! it, sessions, tokens, delivered mail and login counters would pile up for ever.
 //!
 //! On PostgreSQL an advisory lock, held on one connection for the whole round, lets one instance
@@ -15,8 +15,8 @@ use sea_orm::{
 use tokio_util::sync::CancellationToken;
 
 use crate::entities::{
-    account_guess, email_verification_token, login_attempt, outbox, password_reset_token,
-    refresh_token, session,
+    account_guess, audit_event, email_verification_token, login_attempt, outbox,
+    password_reset_token, refresh_token, session,
 };
 use crate::metrics::Metrics;
 
@@ -39,6 +39,8 @@ pub struct CleanupSettings {
     pub interval: Duration,
     pub session_max_age: Duration,
     pub refresh_ttl: Duration,
+    /// Audit events older than this are removed.
+    pub audit_retention: Duration,
 }
 
 pub struct Cleanup {
@@ -109,6 +111,10 @@ impl Cleanup {
     fn rules(&self, now: DateTime<Utc>) -> Vec<Rule> {
         let session_max_age = crate::time::to_chrono(self.settings.session_max_age);
         let refresh_ttl = crate::time::to_chrono(self.settings.refresh_ttl);
+        // A retention longer than the calendar keeps everything.
+        let audit_kept_since = now
+            .checked_sub_signed(crate::time::to_chrono(self.settings.audit_retention))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let grace_line = now - GRACE;
         // Sessions that ended: revoked, past their absolute lifetime, or unused for longer than a
         // refresh token lives (so none of theirs can still refresh). Their tokens go with them.
@@ -202,6 +208,16 @@ impl Cleanup {
                             .or(login_attempt::Column::LockedUntil.lt(now)),
                     );
                     Box::pin(async move { delete_login_attempts(db, condition).await })
+                }),
+            },
+            Rule {
+                table: "audit_events",
+                delete_batch: Box::new(move |db| {
+                    let condition = audit_event::Column::At.lt(audit_kept_since);
+                    Box::pin(async move {
+                        delete_batch(db, audit_event::Entity, audit_event::Column::Id, condition)
+                            .await
+                    })
                 }),
             },
             Rule {

@@ -243,6 +243,10 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_CLEANUP_INTERVAL", default_value = "1h", value_parser = parse_positive_duration)]
     pub cleanup_interval: Duration,
 
+    /// How long audit events are kept; the clean-up job removes older ones.
+    #[arg(long, env = "LATCHKEY_AUDIT_RETENTION", default_value = "90d", value_parser = parse_positive_duration)]
+    pub audit_retention: Duration,
+
     /// A session ends this long after its login, however often it is refreshed.
     #[arg(long, env = "LATCHKEY_SESSION_MAX_AGE", default_value = "90d", value_parser = parse_positive_duration)]
     pub session_max_age: Duration,
@@ -616,6 +620,7 @@ mod tests {
         assert_eq!(settings.jwt_algorithm, SigningAlgorithm::Es256);
         assert_eq!(settings.public_url(), "http://127.0.0.1:8080");
         assert!(!settings.hasura_claims && settings.key_rotation_interval.is_none());
+        assert_eq!(settings.audit_retention, Duration::from_secs(90 * 86_400));
     }
 
     #[test]

@@ -146,8 +146,10 @@ async fn admin_create(args: AdminCreateArgs) -> ExitCode {
                 std::io::read_to_string(std::io::stdin()).map(without_line_end)
             }
         };
+        let audit = cli_audit_log();
         let outcome =
-            bootstrap::ensure_superadmin(&db, &hasher, policy, email, name, read_password).await?;
+            bootstrap::ensure_superadmin(&db, &audit, &hasher, policy, email, name, read_password)
+                .await?;
         Ok::<_, Box<dyn std::error::Error>>(outcome)
     }
     .await;
@@ -184,7 +186,7 @@ async fn import(args: ImportArgs) -> ExitCode {
         };
         let db = db::connect(&args.database_url, db::PoolSettings::default()).await?;
         db::migrate(&db).await?;
-        let report = import::import_users(&db, input, options).await?;
+        let report = import::import_users(&db, &cli_audit_log(), input, options).await?;
         Ok::<_, Box<dyn std::error::Error>>(report)
     }
     .await;
@@ -201,6 +203,11 @@ async fn import(args: ImportArgs) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The audit trail as the CLI writes it: no metrics to count in (nothing serves them here).
+fn cli_audit_log() -> latchkey::audit::AuditLog {
+    latchkey::audit::AuditLog::new(latchkey::webhooks::WebhookQueue::disabled())
 }
 
 /// A password as typed or saved: without the one line end that ends it.

@@ -30,6 +30,12 @@ struct Inner {
     webhooks: Family<OutcomeLabels, Counter>,
     webhook_oldest_pending: Gauge<i64, AtomicI64>,
     cleanup_removed: Family<TableLabels, Counter>,
+    audit_events: Family<TypeLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabels {
+    r#type: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,6 +85,7 @@ impl Default for Metrics {
         let webhooks = Family::<OutcomeLabels, Counter>::default();
         let webhook_oldest_pending = Gauge::<i64, AtomicI64>::default();
         let cleanup_removed = Family::<TableLabels, Counter>::default();
+        let audit_events = Family::<TypeLabels, Counter>::default();
 
         let mut registry = Registry::with_prefix("latchkey");
         registry.register(
@@ -131,6 +138,11 @@ impl Default for Metrics {
             "Rows the clean-up job removed, by table",
             cleanup_removed.clone(),
         );
+        registry.register(
+            "audit_events",
+            "Audit events written (committed), by type",
+            audit_events.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -144,6 +156,7 @@ impl Default for Metrics {
                 webhooks,
                 webhook_oldest_pending,
                 cleanup_removed,
+                audit_events,
             }),
         }
     }
@@ -155,6 +168,14 @@ impl Metrics {
             .cleanup_removed
             .get_or_create(&TableLabels { table })
             .inc_by(rows);
+    }
+
+    /// One committed audit event of this type (`AuditType::as_str`, a closed set).
+    pub fn audit_event(&self, kind: &'static str) {
+        self.inner
+            .audit_events
+            .get_or_create(&TypeLabels { r#type: kind })
+            .inc();
     }
 
     pub fn operation(&self, operation: &str, outcome: &str, seconds: f64) {
@@ -233,6 +254,7 @@ mod tests {
         metrics.login("success");
         metrics.rate_limited("login_per_address");
         metrics.set_outbox_pending(3);
+        metrics.audit_event("login");
         let text = metrics.encode();
         assert!(
             text.contains(r#"latchkey_graphql_operations_total{operation="login",outcome="ok"} 1"#),
@@ -247,6 +269,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("latchkey_outbox_pending 3"), "{text}");
+        assert!(
+            text.contains(r#"latchkey_audit_events_total{type="login"} 1"#),
+            "{text}"
+        );
         assert!(
             text.contains("latchkey_graphql_operation_duration_seconds_bucket"),
             "{text}"

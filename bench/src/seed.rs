@@ -83,9 +83,16 @@ pub async fn seed_administrators(database_url: &str, hash: &str) -> Result<()> {
     let hasher = PasswordHasher::new(PasswordHasher::default_params(), 1)
         .map_err(|e| format!("argon2: {e}"))?;
     let email = Email::parse(SUPERADMIN_EMAIL).map_err(|e| format!("{SUPERADMIN_EMAIL}: {e}"))?;
-    ensure_superadmin(&db, &hasher, PasswordPolicy::default(), email, None, || {
-        Ok(crate::credentials::PASSWORD.to_owned())
-    })
+    let audit = latchkey::audit::AuditLog::new(latchkey::webhooks::WebhookQueue::disabled());
+    ensure_superadmin(
+        &db,
+        &audit,
+        &hasher,
+        PasswordPolicy::default(),
+        email,
+        None,
+        || Ok(crate::credentials::PASSWORD.to_owned()),
+    )
     .await
     .map_err(|e| format!("bootstrapping the superadmin: {e}"))?;
 

@@ -16,6 +16,7 @@ use super::mail_requests::MailRequest;
 use super::password_reset::kill_reset_tokens;
 use super::session_events::SessionChange;
 use super::{AccountError, Accounts, UserView, user_views};
+use crate::audit::{AuditEntry, AuditType, RequestMeta};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
 use crate::entities::{email_verification_token, user};
@@ -95,7 +96,11 @@ impl Accounts {
     /// account no longer has or no longer moves to; `EmailTaken` when another account took the
     /// new address meanwhile (the token stays usable).
     #[tracing::instrument(skip_all)]
-    pub async fn verify_email(&self, presented: &str) -> Result<UserView, AccountError> {
+    pub async fn verify_email(
+        &self,
+        presented: &str,
+        meta: &RequestMeta,
+    ) -> Result<UserView, AccountError> {
         let digest = opaque_token::digest(presented);
         let Some((token, Some(owner))) = email_verification_token::Entity::find()
             .filter(email_verification_token::Column::TokenHash.eq(digest))
@@ -153,6 +158,16 @@ impl Accounts {
         if !changed {
             return Err(AccountError::InvalidToken);
         }
+        // The link speaks for the account: it is the actor. A move to a new address is the
+        // email change itself taking effect.
+        let entry = match proof {
+            AddressProof::Current => AuditEntry::new(AuditType::EmailVerified),
+            AddressProof::NewAddress => AuditEntry::new(AuditType::EmailChanged)
+                .detail("old_email", owner.email.as_str())
+                .detail("new_email", token.email.as_str()),
+        };
+        let entry = entry.actor(owner.id).about(owner.id, owner.organization_id);
+        let event = self.audit(&txn, meta, entry).await?;
         kill_verification_tokens(&txn, owner.id, &token.email).await?;
         let user_id = UserId::from(owner.id);
         if proof == AddressProof::NewAddress {
@@ -165,6 +180,7 @@ impl Accounts {
             .ok_or(AccountError::InvalidToken)?;
         let view = user_views::view_of(&txn, updated).await?;
         txn.commit().await?;
+        self.audited([event]);
         self.sessions_changed(SessionChange::User(user_id)).await;
         tracing::info!(user.id = %user_id, moved = proof == AddressProof::NewAddress, "email address verified");
         Ok(view)

@@ -40,13 +40,14 @@ const DRAIN_EVERY: Duration = Duration::from_secs(36);
 pub(super) struct GuessSlot {
     email: String,
     client: String,
-    locks_if_failed: bool,
+    locked_until: Option<DateTime<Utc>>,
 }
 
 impl GuessSlot {
-    /// Whether this attempt, having failed, locked its address out of the account.
-    pub(super) fn locked_on_failure(&self) -> bool {
-        self.locks_if_failed
+    /// Until when this attempt, having failed, locked its address out of the account; `None`
+    /// when it did not.
+    pub(super) fn locked_on_failure(&self) -> Option<DateTime<Utc>> {
+        self.locked_until
     }
 
     /// The password was right: the address's consecutive failures are forgotten and the
@@ -160,7 +161,7 @@ pub(super) async fn take_slot(
     Ok(Ok(GuessSlot {
         email: email.to_owned(),
         client,
-        locks_if_failed: taken.locked_until.is_some(),
+        locked_until: taken.locked_until,
     }))
 }
 

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::domain::Email;
 use super::{AccountError, Accounts};
+use crate::audit::RequestMeta;
 use crate::db;
 
 /// Pending requests beyond this make the asking operation wait: backpressure, not memory.
@@ -19,8 +20,8 @@ const BATCH: usize = 256;
 /// What a client asked to be mailed, by address.
 #[derive(Debug, Clone)]
 pub(super) enum MailRequest {
-    /// A reset link, if an active account has the address.
-    PasswordReset(Email),
+    /// A reset link, if an active account has the address; the request is recorded as it came.
+    PasswordReset(Email, RequestMeta),
     /// A new verification link, if an account has the address unverified or is moving to it.
     Verification(Email),
 }
@@ -43,15 +44,22 @@ impl Accounts {
     async fn carry_out_mail_requests(&self, requests: &[MailRequest]) -> Result<(), AccountError> {
         let txn = db::begin_write(self.db()).await?;
         let mut mailed = false;
+        let mut events = Vec::new();
         for request in requests {
-            mailed |= match request {
-                MailRequest::PasswordReset(email) => self.issue_reset_token_to(&txn, email).await?,
-                MailRequest::Verification(email) => {
-                    self.resend_verification_to(&txn, email).await?
+            match request {
+                MailRequest::PasswordReset(email, meta) => {
+                    if let Some(event) = self.issue_reset_token_to(&txn, email, meta).await? {
+                        events.push(event);
+                        mailed = true;
+                    }
                 }
-            };
+                MailRequest::Verification(email) => {
+                    mailed |= self.resend_verification_to(&txn, email).await?;
+                }
+            }
         }
         txn.commit().await?;
+        self.audited(events);
         if mailed {
             self.inner.outbox.wake();
         }

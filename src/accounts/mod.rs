@@ -3,6 +3,8 @@
 //! every state change is one transaction, with the mail it causes written inside it.
 
 pub mod admin;
+mod audit_events;
+mod auditing;
 mod common_passwords;
 pub mod domain;
 mod email_verification;
@@ -36,7 +38,7 @@ pub use self::mail_requests::MailRequestWorker;
 pub use self::my_sessions::SessionView;
 pub use self::profile::ProfileChanges;
 pub use self::session_events::SessionChangeListener;
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, RequestMeta};
 use crate::auth::jwt::{AccessSubject, JwtKeys};
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::PasswordHasher;
@@ -77,14 +79,6 @@ impl UserView {
     pub fn has_role(&self, code: &str) -> bool {
         self.roles.iter().any(|role| role == code)
     }
-}
-
-/// Where a session is used from: the client address (as the rate limits resolve it) and the
-/// user agent, cut to 256 characters. Shown to the user in their list of sessions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionOrigin {
-    pub ip: std::net::IpAddr,
-    pub user_agent: Option<String>,
 }
 
 /// The result of signing in: tokens for the client and the user they belong to.
@@ -201,12 +195,13 @@ impl Accounts {
     }
 
     /// Opens a session with its first refresh token inside `txn`, and signs an access token
-    /// for it. The caller commits.
+    /// for it. The session keeps where it was opened from (shown in the user's list of
+    /// sessions). The caller commits.
     async fn start_session<C: ConnectionTrait>(
         &self,
         txn: &C,
         user: UserView,
-        origin: &SessionOrigin,
+        meta: &RequestMeta,
     ) -> Result<SignedIn, AccountError> {
         let now = Utc::now();
         let session_id = SessionId::random();
@@ -216,8 +211,8 @@ impl Accounts {
             created_at: Set(now),
             revoked_at: Set(None),
             last_used_at: Set(None),
-            ip_address: Set(Some(origin.ip.to_string())),
-            user_agent: Set(origin.user_agent.clone()),
+            ip_address: Set(meta.ip.map(|ip| ip.to_string())),
+            user_agent: Set(meta.user_agent.clone()),
         }
         .insert(txn)
         .await?;

@@ -10,6 +10,7 @@ use super::domain::SessionId;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
 use super::{AccountError, Accounts, Caller};
+use crate::audit::{AuditType, RequestMeta};
 use crate::db;
 use crate::entities::session;
 
@@ -78,18 +79,28 @@ impl Accounts {
         &self,
         caller: Caller,
         id: SessionId,
+        meta: &RequestMeta,
     ) -> Result<(), AccountError> {
+        let txn = db::begin_write(self.db()).await?;
         let ended = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
             .filter(session::Column::Id.eq(Uuid::from(id)))
             .filter(session::Column::UserId.eq(Uuid::from(caller.user_id)))
             .filter(session::Column::RevokedAt.is_null())
-            .exec(self.db())
+            .exec(&txn)
             .await?
             .rows_affected;
         if ended == 0 {
             return Err(AccountError::NotFound);
         }
+        let entry = self
+            .own_entry(&txn, caller, AuditType::SessionRevoked)
+            .await?
+            .detail("session_id", id.to_string())
+            .detail("current", id == caller.session_id);
+        let event = self.audit(&txn, meta, entry).await?;
+        txn.commit().await?;
+        self.audited([event]);
         self.sessions_changed(SessionChange::Session(id)).await;
         Ok(())
     }
@@ -99,10 +110,20 @@ impl Accounts {
     /// # Errors
     /// A database error.
     #[tracing::instrument(skip_all, fields(user.id = %caller.user_id))]
-    pub async fn revoke_other_sessions(&self, caller: Caller) -> Result<u64, AccountError> {
+    pub async fn revoke_other_sessions(
+        &self,
+        caller: Caller,
+        meta: &RequestMeta,
+    ) -> Result<u64, AccountError> {
         let txn = db::begin_write(self.db()).await?;
         let ended = revoke_user_sessions(&txn, caller.user_id, Some(caller.session_id)).await?;
+        let entry = self
+            .own_entry(&txn, caller, AuditType::SessionsRevoked)
+            .await?
+            .detail("count", ended);
+        let event = self.audit(&txn, meta, entry).await?;
         txn.commit().await?;
+        self.audited([event]);
         self.sessions_changed(SessionChange::User(caller.user_id))
             .await;
         Ok(ended)

@@ -16,6 +16,7 @@ use super::mail_requests::MailRequest;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
 use super::{AccountError, AccountEvent, Accounts};
+use crate::audit::{AuditEntry, AuditRecord, AuditType, RequestMeta};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
 use crate::entities::{password_reset_token, user};
@@ -31,34 +32,41 @@ impl Accounts {
     /// `RateLimited` past 5 requests an hour for one address (counted for unknown addresses
     /// too, so the limit reveals nothing).
     #[tracing::instrument(skip_all)]
-    pub async fn forgot_password(&self, email: Email) -> Result<(), AccountError> {
+    pub async fn forgot_password(
+        &self,
+        email: Email,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
         self.inner
             .limiter
             .hit(Limit::ForgotPasswordPerEmail, email.as_str())?;
-        self.queue_mail_request(MailRequest::PasswordReset(email))
+        self.queue_mail_request(MailRequest::PasswordReset(email, meta.clone()))
             .await
     }
 
     /// The part of `forgot_password` that depends on whether the account exists, inside the mail
-    /// request worker's transaction. True when a mail was written.
+    /// request worker's transaction: for an account, a mail and its `password_reset_requested`
+    /// event (an unknown address leaves no trace, as it gets no answer of its own).
     pub(super) async fn issue_reset_token_to<C: ConnectionTrait>(
         &self,
         txn: &C,
         email: &Email,
-    ) -> Result<bool, AccountError> {
+        meta: &RequestMeta,
+    ) -> Result<Option<AuditRecord>, AccountError> {
         // A deactivated account gets no reset mail: it could not sign in with it anyway.
         let owner = user::Entity::find()
             .filter(user::Column::Email.eq(email.as_str()))
             .filter(user::Column::Active.eq(true))
             .one(txn)
             .await?;
-        match owner {
-            Some(owner) => {
-                self.issue_reset_token(txn, owner).await?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let Some(owner) = owner else {
+            return Ok(None);
+        };
+        let entry = AuditEntry::new(AuditType::PasswordResetRequested)
+            .about(owner.id, owner.organization_id);
+        let event = self.audit(txn, meta, entry).await?;
+        self.issue_reset_token(txn, owner).await?;
+        Ok(Some(event))
     }
 
     async fn issue_reset_token<C: ConnectionTrait>(
@@ -116,6 +124,7 @@ impl Accounts {
         &self,
         presented: &str,
         new_password: &str,
+        meta: &RequestMeta,
     ) -> Result<(), AccountError> {
         let digest = opaque_token::digest(presented);
         let now = Utc::now();
@@ -171,11 +180,18 @@ impl Accounts {
         kill_reset_tokens(&txn, owner_id).await?;
         // Whoever can read the owner's mail may sign in again at once.
         lockout::clear(&txn, &owner.email).await?;
+        // The token speaks for its owner: they are the actor.
+        let entry = AuditEntry::new(AuditType::PasswordReset)
+            .actor(owner.id)
+            .about(owner.id, owner.organization_id)
+            .detail("purpose", token.purpose.as_str());
+        let event = self.audit(&txn, meta, entry).await?;
         self.inner
             .outbox
             .enqueue(&txn, Some(owner.id), &owner.email, mail)
             .await?;
         txn.commit().await?;
+        self.audited([event]);
         self.sessions_changed(SessionChange::User(owner_id)).await;
         self.inner.outbox.wake();
         tracing::info!(user.id = %owner.id, "password reset");

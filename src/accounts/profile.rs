@@ -10,9 +10,11 @@ use super::domain::{DisplayName, Email};
 use super::email_verification::AddressProof;
 use super::lockout;
 use super::password_reset::kill_reset_tokens;
+use super::registration::FailedCheck;
 use super::session_events::SessionChange;
 use super::sessions::revoke_user_sessions;
 use super::{AccountError, AccountEvent, Accounts, Caller, UserView, admin, user_views};
+use crate::audit::{AuditEntry, AuditType, RequestMeta};
 use crate::db;
 use crate::entities::user;
 use crate::mail::{MailKind, templates};
@@ -57,6 +59,7 @@ impl Accounts {
         caller: Caller,
         changes: ProfileChanges<'_>,
         client: ClientAddr,
+        meta: &RequestMeta,
     ) -> Result<UserView, AccountError> {
         let current = self.user_of(caller).await?;
         // Asking for the address the account already has is no change of email.
@@ -87,7 +90,7 @@ impl Accounts {
             let Some(current_password) = changes.current_password else {
                 return Err(AccountError::CurrentPasswordRequired);
             };
-            self.check_current_password(&current, current_password, client)
+            self.check_current_password(caller, &current, current_password, client, meta)
                 .await?;
         }
         if awaits_confirmation && let Some(email) = &email {
@@ -104,8 +107,13 @@ impl Accounts {
 
         let mut mails = Vec::new();
         let mut active: user::ActiveModel = current.clone().into();
-        if let Some(name) = changes.name {
-            active.name = Set(Some(name.into_string()));
+        // What the audit trail records: the names of the fields changed, not their values.
+        let mut fields_changed = Vec::new();
+        if let Some(name) = changes.name.map(DisplayName::into_string) {
+            if current.name.as_deref() != Some(name.as_str()) {
+                fields_changed.push("name");
+            }
+            active.name = Set(Some(name));
         }
         if let Some(email) = &email {
             let notice = json!({"name": templates::account_text(current.name.as_deref(), current.email_verified), "old_email": current.email, "new_email": templates::account_text(Some(email.as_str()), current.email_verified)});
@@ -116,6 +124,7 @@ impl Accounts {
                 MailKind::EmailChanged
             } else {
                 active.pending_email = Set(Some(email.as_str().to_owned()));
+                fields_changed.push("pendingEmail");
                 MailKind::EmailChangeRequested
             };
             mails.push((
@@ -144,6 +153,29 @@ impl Accounts {
         if password_hash.is_some() {
             revoke_user_sessions(&txn, caller.user_id, Some(caller.session_id)).await?;
         }
+        let about = |kind| {
+            AuditEntry::new(kind)
+                .actor(caller.user_id)
+                .about(caller.user_id, current.organization_id)
+        };
+        let mut entries = Vec::new();
+        if !fields_changed.is_empty() {
+            entries.push(about(AuditType::UserUpdated).detail("fields", fields_changed));
+        }
+        if let Some(email) = email.as_ref().filter(|_| moves_now) {
+            entries.push(
+                about(AuditType::EmailChanged)
+                    .detail("old_email", current.email.as_str())
+                    .detail("new_email", email.as_str()),
+            );
+        }
+        if password_hash.is_some() {
+            entries.push(about(AuditType::PasswordChanged));
+        }
+        let mut events = Vec::with_capacity(entries.len());
+        for entry in entries {
+            events.push(self.audit(&txn, meta, entry).await?);
+        }
         if email.is_some() || password_hash.is_some() {
             // A reset link mailed earlier must not undo this change.
             kill_reset_tokens(&txn, caller.user_id).await?;
@@ -167,6 +199,7 @@ impl Accounts {
                 .await?;
         }
         txn.commit().await?;
+        self.audited(events);
         self.sessions_changed(SessionChange::User(caller.user_id))
             .await;
         if has_mail {
@@ -193,15 +226,22 @@ impl Accounts {
         caller: Caller,
         password: &str,
         client: ClientAddr,
+        meta: &RequestMeta,
     ) -> Result<(), AccountError> {
         let current = self.user_of(caller).await?;
-        self.check_current_password(&current, password, client)
+        self.check_current_password(caller, &current, password, client, meta)
             .await?;
         let txn = db::begin_write(self.db()).await?;
         admin::keep_a_superadmin(&txn, caller.user_id).await?;
+        // The event outlives the account: it names it by id alone.
+        let entry = AuditEntry::new(AuditType::AccountDeleted)
+            .actor(caller.user_id)
+            .about(caller.user_id, current.organization_id);
+        let event = self.audit(&txn, meta, entry).await?;
         // Sessions, tokens and undelivered mail go with the user (ON DELETE CASCADE).
         current.delete(&txn).await?;
         txn.commit().await?;
+        self.audited([event]);
         self.sessions_changed(SessionChange::User(caller.user_id))
             .await;
         tracing::info!("account deleted");
@@ -216,9 +256,11 @@ impl Accounts {
     /// under the account's lockout), so a stolen access token cannot guess the password.
     async fn check_current_password(
         &self,
+        caller: Caller,
         user: &user::Model,
         password: &str,
         client: ClientAddr,
+        meta: &RequestMeta,
     ) -> Result<(), AccountError> {
         self.inner
             .limiter
@@ -233,7 +275,12 @@ impl Accounts {
             )
             .await?;
         if !verification.matches {
-            self.failed_password_check(&slot);
+            let failed = FailedCheck {
+                account: Some(user),
+                actor: Some(caller.user_id),
+                reason: "wrong_current_password",
+            };
+            self.failed_password_check(&slot, failed, meta).await?;
             return Err(AccountError::InvalidCredentials);
         }
         let txn = db::begin_write(self.db()).await?;

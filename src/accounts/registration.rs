@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use super::domain::{DisplayName, Email, NewPassword, UserId};
 use super::email_verification::AddressProof;
 use super::lockout;
-use super::{AccountError, AccountEvent, Accounts, SessionOrigin, SignedIn, UserView, user_views};
+use super::{AccountError, AccountEvent, Accounts, SignedIn, UserView, user_views};
 use crate::audit::{AuditEntry, AuditType, RequestMeta};
 use crate::db;
 use crate::entities::user;
@@ -31,7 +31,7 @@ impl Accounts {
         email: Email,
         password: NewPassword,
         name: Option<DisplayName>,
-        origin: &SessionOrigin,
+        meta: &RequestMeta,
     ) -> Result<SignedIn, AccountError> {
         if !self.inner.settings.signup_open {
             return Err(AccountError::Forbidden(
@@ -39,7 +39,7 @@ impl Accounts {
             ));
         }
         if self.inner.settings.require_verified_email {
-            self.signup_awaiting_verification(email, password, name)
+            self.signup_awaiting_verification(email, password, name, meta)
                 .await?;
             return Err(AccountError::EmailNotVerified);
         }
@@ -56,19 +56,14 @@ impl Accounts {
         self.mail_verification_link(&txn, user.id, &user.email, AddressProof::Current)
             .await?;
         let signed_in = self
-            .start_session(&txn, UserView::with_roles(user, Vec::new()), origin)
+            .start_session(&txn, UserView::with_roles(user, Vec::new()), meta)
             .await?;
-        let meta = RequestMeta {
-            ip: Some(origin.ip),
-            user_agent: origin.user_agent.clone(),
-            request_id: None,
-        };
         let entry = AuditEntry::new(AuditType::Signup)
             .actor(signed_in.user.id)
-            .user(signed_in.user.id)
-            .organization(signed_in.user.organization_id);
-        self.inner.audit.record(&txn, &meta, entry).await?;
+            .about(signed_in.user.id, signed_in.user.organization_id);
+        let event = self.audit(&txn, meta, entry).await?;
         txn.commit().await?;
+        self.audited([event]);
         self.inner.outbox.wake();
         tracing::info!(user.id = %signed_in.user.id, "account created");
         let user_id = signed_in.user.id;
@@ -89,6 +84,7 @@ impl Accounts {
         email: Email,
         password: NewPassword,
         name: Option<DisplayName>,
+        meta: &RequestMeta,
     ) -> Result<(), AccountError> {
         // Before the look-up, and for taken addresses too: the hash is most of signup's time.
         let password_hash = self.inner.hasher.hash(password.into_secret()).await?;
@@ -104,7 +100,12 @@ impl Accounts {
         } else if let Some(user) = insert_user(&txn, &email, name, password_hash).await? {
             self.mail_verification_link(&txn, user.id, &user.email, AddressProof::Current)
                 .await?;
+            let entry = AuditEntry::new(AuditType::Signup)
+                .actor(user.id)
+                .about(user.id, user.organization_id);
+            let event = self.audit(&txn, meta, entry).await?;
             txn.commit().await?;
+            self.audited([event]);
             tracing::info!(user.id = %user.id, "account created, awaiting verification");
         } else {
             // Taken by a signup that committed since the look-up. A failed insert ends a
@@ -126,7 +127,7 @@ impl Accounts {
 
     /// Signs in with email and password. Unknown emails and wrong passwords fail alike, and
     /// both cost one argon2 verification, counted against the email from this client address
-    /// before it runs.
+    /// before it runs, and one `login_failed` event (naming the account only when there is one).
     ///
     /// # Errors
     /// `InvalidCredentials`; `RateLimited` while the address or the account is locked out.
@@ -136,7 +137,7 @@ impl Accounts {
         email: Email,
         password: &str,
         client: ClientAddr,
-        user_agent: Option<String>,
+        meta: &RequestMeta,
     ) -> Result<SignedIn, AccountError> {
         // Refused before any password check, whether or not the email has an account.
         let slot = match lockout::take_slot(self.db(), email.as_str(), client).await? {
@@ -153,24 +154,46 @@ impl Accounts {
             .hasher
             .verify(SecretString::from(password.to_owned()), stored)
             .await?;
-        let Some(user) = user.filter(|_| verification.matches) else {
-            self.inner.metrics.login("invalid_credentials");
-            self.failed_password_check(&slot);
-            tracing::info!("login refused");
-            return Err(AccountError::InvalidCredentials);
+        let user = match user {
+            Some(user) if verification.matches => user,
+            unknown_or_wrong => {
+                self.inner.metrics.login("invalid_credentials");
+                let failed = FailedCheck {
+                    account: unknown_or_wrong.as_ref(),
+                    actor: None,
+                    reason: "invalid_credentials",
+                };
+                self.failed_password_check(&slot, failed, meta).await?;
+                tracing::info!("login refused");
+                return Err(AccountError::InvalidCredentials);
+            }
         };
 
-        if !user.active {
-            // The right password: saying so is no help to a guesser, and tells the owner why.
-            slot.give_back(self.db()).await?;
-            self.inner.metrics.login("disabled");
-            return Err(AccountError::AccountDisabled);
-        }
-        if self.inner.settings.require_verified_email && !user.email_verified {
-            // As above: only the owner learns it, and learns what to do.
-            slot.give_back(self.db()).await?;
-            self.inner.metrics.login("email_not_verified");
-            return Err(AccountError::EmailNotVerified);
+        // The right password, yet no session: saying why is no help to a guesser, and tells
+        // the owner what to do.
+        let refusal = if !user.active {
+            Some((
+                "account_disabled",
+                "disabled",
+                AccountError::AccountDisabled,
+            ))
+        } else if self.inner.settings.require_verified_email && !user.email_verified {
+            let reason = "email_not_verified";
+            Some((reason, reason, AccountError::EmailNotVerified))
+        } else {
+            None
+        };
+        if let Some((reason, outcome, error)) = refusal {
+            let txn = db::begin_write(self.db()).await?;
+            slot.give_back(&txn).await?;
+            let entry = AuditEntry::new(AuditType::LoginFailed)
+                .about(user.id, user.organization_id)
+                .detail("reason", reason);
+            let event = self.audit(&txn, meta, entry).await?;
+            txn.commit().await?;
+            self.audited([event]);
+            self.inner.metrics.login(outcome);
+            return Err(error);
         }
 
         let new_hash = if verification.needs_rehash {
@@ -192,12 +215,13 @@ impl Accounts {
         let user = signing_in.update(&txn).await?;
         slot.give_back(&txn).await?;
         let user = user_views::view_of(&txn, user).await?;
-        let origin = SessionOrigin {
-            ip: client.ip(),
-            user_agent,
-        };
-        let signed_in = self.start_session(&txn, user, &origin).await?;
+        let signed_in = self.start_session(&txn, user, meta).await?;
+        let entry = AuditEntry::new(AuditType::Login)
+            .actor(signed_in.user.id)
+            .about(signed_in.user.id, signed_in.user.organization_id);
+        let event = self.audit(&txn, meta, entry).await?;
         txn.commit().await?;
+        self.audited([event]);
         self.inner.metrics.login("success");
         tracing::info!(user.id = %signed_in.user.id, "signed in");
         self.emit(AccountEvent::SignedIn {
@@ -206,14 +230,49 @@ impl Accounts {
         Ok(signed_in)
     }
 
-    /// Records what a failed password check means beyond its refusal: the lockout it caused.
-    pub(super) fn failed_password_check(&self, slot: &lockout::GuessSlot) {
-        if slot.locked_on_failure() {
+    /// Records a refused password check in a transaction of its own (nothing else changes): a
+    /// `login_failed` event, naming the account only when there is one (never the typed email),
+    /// and an `account_locked` event when this failure locked the address out of the account.
+    pub(super) async fn failed_password_check(
+        &self,
+        slot: &lockout::GuessSlot,
+        failed: FailedCheck<'_>,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        let about = |kind| {
+            let entry = AuditEntry::new(kind);
+            let entry = match failed.account {
+                Some(account) => entry.about(account.id, account.organization_id),
+                None => entry,
+            };
+            match failed.actor {
+                Some(actor) => entry.actor(actor),
+                None => entry,
+            }
+        };
+        let txn = db::begin_write(self.db()).await?;
+        let mut events = vec![
+            self.audit(
+                &txn,
+                meta,
+                about(AuditType::LoginFailed).detail("reason", failed.reason),
+            )
+            .await?,
+        ];
+        let locked_until = slot.locked_on_failure();
+        if let Some(until) = locked_until {
+            let entry = about(AuditType::AccountLocked).detail("locked_until", until.to_rfc3339());
+            events.push(self.audit(&txn, meta, entry).await?);
+        }
+        txn.commit().await?;
+        self.audited(events);
+        if locked_until.is_some() {
             self.inner.metrics.lockout();
             tracing::warn!(
                 "too many failed password checks from one address; it is locked out of the account"
             );
         }
+        Ok(())
     }
 
     pub(super) async fn find_user_by_email(
@@ -225,6 +284,16 @@ impl Accounts {
             .one(self.db())
             .await?)
     }
+}
+
+/// A refused password check, as [`Accounts::failed_password_check`] records it.
+pub(super) struct FailedCheck<'a> {
+    /// The account whose password was checked; `None` for an email without one.
+    pub account: Option<&'a user::Model>,
+    /// The signed-in caller confirming a change with their password; `None` for a login.
+    pub actor: Option<UserId>,
+    /// Why: `invalid_credentials` or `wrong_current_password`.
+    pub reason: &'static str,
 }
 
 /// Inserts a new account in the default organization; `None` when the address is taken (the

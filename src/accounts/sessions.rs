@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::domain::{SessionId, UserId};
 use super::session_events::SessionChange;
-use super::{AccountError, Accounts, Caller, SessionOrigin, SignedIn, UserView, user_views};
+use super::{AccountError, Accounts, Caller, SignedIn, UserView, user_views};
+use crate::audit::{AuditEntry, AuditType, RequestMeta};
 use crate::auth::opaque_token::{self, OpaqueToken};
 use crate::db;
 use crate::entities::{refresh_token, session, user};
@@ -79,7 +80,7 @@ impl Accounts {
     pub async fn refresh(
         &self,
         presented: &str,
-        origin: &SessionOrigin,
+        meta: &RequestMeta,
     ) -> Result<SignedIn, AccountError> {
         let digest = opaque_token::digest(presented);
         let now = Utc::now();
@@ -125,7 +126,7 @@ impl Accounts {
             == 1;
         if used_now {
             forget_successors(&txn, session.id, now - interval).await?;
-            record_use(&txn, session.id, now, origin).await?;
+            record_use(&txn, session.id, now, meta).await?;
             let signed_in = self
                 .continue_session(&txn, owner, session.id.into(), successor)
                 .await?;
@@ -146,7 +147,12 @@ impl Accounts {
             }
             None => {
                 revoke_session(&txn, session.id).await?;
+                let entry = AuditEntry::new(AuditType::RefreshReuseDetected)
+                    .about(owner.id, owner.organization_id)
+                    .detail("session_id", session.id.to_string());
+                let event = self.audit(&txn, meta, entry).await?;
                 txn.commit().await?;
+                self.audited([event]);
                 self.sessions_changed(SessionChange::Session(session.id.into()))
                     .await;
                 tracing::warn!(user.id = %owner.id, session.id = %session.id, "refresh token reused; session revoked");
@@ -201,22 +207,35 @@ impl Accounts {
     }
 
     /// Ends the session a refresh token belongs to. Unknown and already revoked tokens are
-    /// fine: the outcome the client wants holds either way.
+    /// fine: the outcome the client wants holds either way (and only a live session's end is
+    /// recorded, as the owner's `logout`: the refresh token speaks for them).
     ///
     /// # Errors
     /// A database error.
     #[tracing::instrument(skip_all)]
-    pub async fn logout(&self, presented: &str) -> Result<(), AccountError> {
+    pub async fn logout(&self, presented: &str, meta: &RequestMeta) -> Result<(), AccountError> {
         let digest = opaque_token::digest(presented);
         let txn = db::begin_write(self.db()).await?;
         let token = refresh_token::Entity::find()
             .filter(refresh_token::Column::TokenHash.eq(digest))
             .one(&txn)
             .await?;
-        if let Some(token) = &token {
-            revoke_session(&txn, token.session_id).await?;
+        let mut event = None;
+        if let Some(token) = &token
+            && revoke_session(&txn, token.session_id).await?
+            && let Some((session, Some(owner))) = session::Entity::find_by_id(token.session_id)
+                .find_also_related(user::Entity)
+                .one(&txn)
+                .await?
+        {
+            let entry = AuditEntry::new(AuditType::Logout)
+                .actor(owner.id)
+                .about(owner.id, owner.organization_id)
+                .detail("session_id", session.id.to_string());
+            event = Some(self.audit(&txn, meta, entry).await?);
         }
         txn.commit().await?;
+        self.audited(event);
         if let Some(token) = token {
             self.sessions_changed(SessionChange::Session(token.session_id.into()))
                 .await;
@@ -230,17 +249,17 @@ async fn record_use<C: ConnectionTrait>(
     txn: &C,
     session_id: Uuid,
     now: chrono::DateTime<Utc>,
-    origin: &SessionOrigin,
+    meta: &RequestMeta,
 ) -> Result<(), AccountError> {
     session::Entity::update_many()
         .col_expr(session::Column::LastUsedAt, Expr::value(now))
         .col_expr(
             session::Column::IpAddress,
-            Expr::value(origin.ip.to_string()),
+            Expr::value(meta.ip.map(|ip| ip.to_string())),
         )
         .col_expr(
             session::Column::UserAgent,
-            Expr::value(origin.user_agent.clone()),
+            Expr::value(meta.user_agent.clone()),
         )
         .filter(session::Column::Id.eq(session_id))
         .exec(txn)
@@ -271,14 +290,19 @@ async fn forget_successors<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn revoke_session<C: ConnectionTrait>(txn: &C, session_id: Uuid) -> Result<(), AccountError> {
-    session::Entity::update_many()
+/// Ends a session; false when it had ended already.
+async fn revoke_session<C: ConnectionTrait>(
+    txn: &C,
+    session_id: Uuid,
+) -> Result<bool, AccountError> {
+    let ended = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(session::Column::Id.eq(session_id))
         .filter(session::Column::RevokedAt.is_null())
         .exec(txn)
-        .await?;
-    Ok(())
+        .await?
+        .rows_affected;
+    Ok(ended == 1)
 }
 
 /// Ends every live session of a user, except `keep` (the caller's own, on a password change).

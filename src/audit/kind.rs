@@ -52,6 +52,29 @@ impl AuditType {
         Self::UsersImported,
     ];
 
+    /// What `mySecurityEvents` shows an account of its own history: its sign-ins and their
+    /// failures, its sessions, lockouts, password, email, profile and standing. The
+    /// administrative bookkeeping (creation by an administrator, deletion, imports) is not.
+    pub const SHOWN_TO_OWNER: [Self; 17] = [
+        Self::Signup,
+        Self::Login,
+        Self::LoginFailed,
+        Self::Logout,
+        Self::SessionRevoked,
+        Self::RefreshReuseDetected,
+        Self::AccountLocked,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::PasswordChanged,
+        Self::EmailChanged,
+        Self::EmailVerified,
+        Self::UserUpdated,
+        Self::RolesChanged,
+        Self::UserDeactivated,
+        Self::UserActivated,
+        Self::SessionsRevoked,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Signup => "signup",

@@ -1,6 +1,7 @@
 //! The audit trail: every security event, written in the same transaction as the change it
 //! records (failed logins and lockouts in their own), and handed to the webhook queue there too.
 
+mod filter;
 mod kind;
 
 use std::net::IpAddr;
@@ -10,11 +11,14 @@ use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DbErr, Set};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+pub use self::filter::AuditFilter;
 pub use self::kind::AuditType;
 use crate::entities::audit_event;
+use crate::metrics::Metrics;
 use crate::webhooks::WebhookQueue;
 
-/// Where a request came from and which one it was, as every event records it.
+/// Where a request came from and which one it was, as every event records it (and a session,
+/// its address and user agent). The CLI's operations have none: `RequestMeta::default()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestMeta {
     pub ip: Option<IpAddr>,
@@ -63,6 +67,12 @@ impl AuditEntry {
         self
     }
 
+    /// The account the event concerns and its organization.
+    #[must_use]
+    pub fn about(self, user_id: impl Into<Uuid>, organization_id: impl Into<Uuid>) -> Self {
+        self.user(user_id).organization(organization_id)
+    }
+
     #[must_use]
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.details.insert(key.to_owned(), value.into());
@@ -72,6 +82,7 @@ impl AuditEntry {
 
 /// An event as written: what `auditEvents` lists and webhooks deliver.
 #[derive(Debug, Clone, PartialEq)]
+#[must_use = "hand it to `AuditLog::committed` once its transaction has committed"]
 pub struct AuditRecord {
     pub id: Uuid,
     pub kind: AuditType,
@@ -85,19 +96,66 @@ pub struct AuditRecord {
     pub details: Value,
 }
 
+impl TryFrom<audit_event::Model> for AuditRecord {
+    type Error = DbErr;
+
+    /// An event as read back. A type this version does not know (written by a newer one) or
+    /// details that are not JSON are an error, never a guess.
+    fn try_from(row: audit_event::Model) -> Result<Self, DbErr> {
+        let kind = AuditType::parse(&row.kind)
+            .ok_or_else(|| DbErr::Type(format!("unknown audit event type {:?}", row.kind)))?;
+        let details = serde_json::from_str(&row.details)
+            .map_err(|error| DbErr::Json(format!("audit event details: {error}")))?;
+        Ok(Self {
+            id: row.id,
+            kind,
+            at: row.at,
+            actor_id: row.actor_id,
+            user_id: row.user_id,
+            organization_id: row.organization_id,
+            ip_address: row.ip_address,
+            user_agent: row.user_agent,
+            request_id: row.request_id,
+            details,
+        })
+    }
+}
+
 /// Writes events. Cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
     webhooks: WebhookQueue,
+    /// Where committed events are counted; `None` for the CLI, which serves no metrics.
+    metrics: Option<Metrics>,
 }
 
 impl AuditLog {
     pub fn new(webhooks: WebhookQueue) -> Self {
-        Self { webhooks }
+        Self {
+            webhooks,
+            metrics: None,
+        }
+    }
+
+    /// Counts committed events in `latchkey_audit_events_total`.
+    #[must_use]
+    pub fn counted_in(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Counts events whose transaction has committed: a rolled-back event is never counted.
+    pub fn committed(&self, records: impl IntoIterator<Item = AuditRecord>) {
+        for record in records {
+            if let Some(metrics) = &self.metrics {
+                metrics.audit_event(record.kind.as_str());
+            }
+        }
     }
 
     /// Writes `entry` inside `txn`, with the request's address, user agent and id, and queues
-    /// it for the webhooks there too: the event commits or rolls back with the change.
+    /// it for the webhooks there too: the event commits or rolls back with the change. Hand the
+    /// record to [`AuditLog::committed`] after the commit.
     ///
     /// # Errors
     /// The database error, which should roll the caller's transaction back.

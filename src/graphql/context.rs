@@ -3,7 +3,8 @@
 use async_graphql::Context;
 
 use super::errors::internal_error;
-use crate::accounts::{Caller, SessionOrigin};
+use crate::accounts::Caller;
+use crate::audit::RequestMeta;
 use crate::throttle::ClientAddr;
 
 /// The outcome of checking the request's bearer token.
@@ -67,15 +68,20 @@ impl UserAgent {
     }
 }
 
-/// Where the request comes from, as a session records it.
+/// Where the request comes from and which one it is, as sessions and audit events record it:
+/// the client address as the rate limits resolve it, the user agent, and the request id.
 ///
 /// # Errors
 /// An internal error when the request carries no client address.
-pub fn session_origin(ctx: &Context<'_>) -> async_graphql::Result<SessionOrigin> {
-    Ok(SessionOrigin {
-        ip: client_addr(ctx)?.ip(),
+pub fn request_meta(ctx: &Context<'_>) -> async_graphql::Result<RequestMeta> {
+    Ok(RequestMeta {
+        ip: Some(client_addr(ctx)?.ip()),
         user_agent: ctx
             .data_opt::<UserAgent>()
             .and_then(|agent| agent.0.clone()),
+        request_id: ctx
+            .data_opt::<RequestId>()
+            .map(|id| id.0.clone())
+            .filter(|id| !id.is_empty()),
     })
 }

@@ -2,6 +2,7 @@
 //! call `accounts`, and the one place where service errors become `extensions.code`s.
 
 mod admin;
+mod audit;
 pub mod context;
 pub mod errors;
 mod extension;

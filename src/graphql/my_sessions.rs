@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::context::require_caller;
+use super::context::{request_meta, require_caller};
 use super::errors::OrGraphql as _;
 use crate::accounts::domain::SessionId;
 use crate::accounts::{AccountError, Accounts, SessionView};
@@ -73,9 +73,10 @@ impl MySessionsMutation {
         let Ok(id) = Uuid::try_parse(id.as_str()) else {
             return Err(AccountError::NotFound).or_graphql(ctx);
         };
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .revoke_my_session(caller, SessionId::from(id))
+            .revoke_my_session(caller, SessionId::from(id), &meta)
             .await
             .or_graphql(ctx)
             .map(|()| true)
@@ -84,7 +85,11 @@ impl MySessionsMutation {
     /// Ends every session of the caller but the current one; answers how many ended.
     async fn revoke_other_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         let caller = require_caller(ctx)?;
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
-        accounts.revoke_other_sessions(caller).await.or_graphql(ctx)
+        accounts
+            .revoke_other_sessions(caller, &meta)
+            .await
+            .or_graphql(ctx)
     }
 }

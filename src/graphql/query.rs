@@ -10,6 +10,7 @@ pub struct Query(
     AccountQuery,
     super::my_sessions::MySessionsQuery,
     super::admin::AdminQuery,
+    super::audit::AuditQuery,
 );
 
 #[derive(Default)]

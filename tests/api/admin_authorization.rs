@@ -22,6 +22,7 @@ const PUBLIC_FIELDS: &[&str] = &[
     "updateMe",
     "deleteMe",
     "mySessions",
+    "mySecurityEvents",
     "revokeSession",
     "revokeOtherSessions",
     "verifyEmail",
@@ -171,6 +172,7 @@ async fn every_admin_field_refuses_anonymous_callers_and_users_without_the_admin
         "deleteRole",
         "createOrganization",
         "organizations",
+        "auditEvents",
     ] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
     }

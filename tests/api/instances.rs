@@ -363,6 +363,7 @@ async fn a_demotion_on_one_instance_holds_on_the_other_at_once() {
         let app_db = sea_orm::Database::connect(database.url()).await.unwrap();
         latchkey::accounts::admin::bootstrap::ensure_superadmin(
             &app_db,
+            &latchkey::audit::AuditLog::new(latchkey::webhooks::WebhookQueue::disabled()),
             &latchkey::auth::password::PasswordHasher::new(
                 latchkey::auth::password::PasswordHasher::default_params(),
                 1,

@@ -12,6 +12,8 @@ mod admin_authorization;
 mod admin_console;
 mod admin_status;
 mod admin_users;
+mod audit;
+mod audit_queries;
 mod cleanup;
 mod cli;
 mod delete_me;

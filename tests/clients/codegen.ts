@@ -10,7 +10,8 @@ const config: CodegenConfig = {
   documents: ['../../docs/operations/*.graphql'],
   config: {
     strictScalars: true,
-    scalars: { DateTime: 'string' },
+    // JSON: an audit event's details, an object whose keys depend on its type.
+    scalars: { DateTime: 'string', JSON: 'Record<string, unknown>' },
     useTypeImports: true,
   },
   generates: {

@@ -1,5 +1,6 @@
 //! `latchkey admin create`: makes an address a superadmin, creating its account in the
 //! `default` organization if needed. Idempotent: run twice, it changes nothing the second time.
+//! What it changes is audited with no actor and no request: the operator ran it at the server.
 
 use chrono::Utc;
 use migration::DEFAULT_ORGANIZATION_ID;
@@ -10,6 +11,7 @@ use sea_orm::{
 
 use crate::accounts::AccountError;
 use crate::accounts::domain::{DisplayName, Email, PasswordPolicy, RoleCode, UserId};
+use crate::audit::{AuditEntry, AuditLog, AuditType, RequestMeta};
 use crate::auth::password::PasswordHasher;
 use crate::db;
 use crate::entities::{user, user_role};
@@ -33,6 +35,7 @@ pub enum Bootstrapped {
 /// the database does.
 pub async fn ensure_superadmin(
     db: &DatabaseConnection,
+    audit: &AuditLog,
     hasher: &PasswordHasher,
     policy: PasswordPolicy,
     email: Email,
@@ -44,6 +47,8 @@ pub async fn ensure_superadmin(
         .one(db)
         .await?;
     let txn = db::begin_write(db).await?;
+    let meta = RequestMeta::default();
+    let mut events = Vec::new();
     let outcome = match existing {
         Some(account) => {
             let has_role =
@@ -54,10 +59,20 @@ pub async fn ensure_superadmin(
             if has_role && account.active {
                 return Ok(Bootstrapped::AlreadySuperadmin);
             }
+            let about = |kind| AuditEntry::new(kind).about(account.id, account.organization_id);
             if !has_role {
                 grant_superadmin(&txn, account.id).await?;
+                let entry = about(AuditType::RolesChanged)
+                    .detail("added", vec![RoleCode::SUPERADMIN])
+                    .detail("removed", Vec::<&str>::new());
+                events.push(audit.record(&txn, &meta, entry).await?);
             }
             if !account.active {
+                events.push(
+                    audit
+                        .record(&txn, &meta, about(AuditType::UserActivated))
+                        .await?,
+                );
                 let mut reactivated: user::ActiveModel = account.into();
                 reactivated.active = Set(true);
                 reactivated.updated_at = Set(Utc::now());
@@ -91,10 +106,16 @@ pub async fn ensure_superadmin(
             .insert(&txn)
             .await?;
             grant_superadmin(&txn, account.id).await?;
+            let entry = AuditEntry::new(AuditType::UserCreated)
+                .about(account.id, account.organization_id)
+                .detail("invited", false)
+                .detail("roles", vec![RoleCode::SUPERADMIN]);
+            events.push(audit.record(&txn, &meta, entry).await?);
             Bootstrapped::Created
         }
     };
     txn.commit().await?;
+    audit.committed(events);
     Ok(outcome)
 }
 

@@ -44,6 +44,11 @@ impl ActingAdmin {
         self.superadmin
     }
 
+    /// The one organization this admin reaches; `None` for a superadmin, who reaches all.
+    pub(in crate::accounts) fn organization_reach(&self) -> Option<OrganizationId> {
+        (!self.superadmin).then_some(self.organization_id)
+    }
+
     /// # Errors
     /// `Forbidden` for an admin who is not a superadmin.
     fn require_superadmin(&self, what: &'static str) -> Result<(), AccountError> {

@@ -44,7 +44,7 @@ impl Cursor {
     }
 
     /// Rows strictly after this cursor in newest-first order: `(created_at, id) < (cursor)`.
-    pub(super) fn after(
+    pub(in crate::accounts) fn after(
         &self,
         created_at: impl IntoColumnRef,
         id: impl IntoColumnRef,
@@ -98,7 +98,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// `rows` were read with a limit of `first + 1`: the extra one only says there is more.
-    pub(super) fn from_rows(mut rows: Vec<T>, request: PageRequest) -> Self {
+    pub(in crate::accounts) fn from_rows(mut rows: Vec<T>, request: PageRequest) -> Self {
         let first = usize::try_from(request.first).unwrap_or(usize::MAX);
         let has_next_page = rows.len() > first;
         rows.truncate(first);

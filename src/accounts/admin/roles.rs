@@ -4,15 +4,17 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    Set,
+    QuerySelect as _, Set,
 };
+use uuid::Uuid;
 
 use super::ActingAdmin;
 use crate::accounts::domain::{DisplayName, RoleCode};
 use crate::accounts::session_events::SessionChange;
 use crate::accounts::{AccountError, Accounts};
+use crate::audit::{AuditEntry, AuditType, RequestMeta};
 use crate::db;
-use crate::entities::{role, session, user_role};
+use crate::entities::{role, session, user, user_role};
 
 /// A role definition as the service hands it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +77,7 @@ impl Accounts {
     }
 
     /// Deletes a role definition and takes it from every user who had it, which ends their
-    /// sessions (as removing a role from one user does).
+    /// sessions (as removing a role from one user does) and is recorded for each of them.
     ///
     /// # Errors
     /// `Forbidden` unless a superadmin; `NotFound` for an unknown code; `BuiltInRole`.
@@ -84,6 +86,7 @@ impl Accounts {
         &self,
         admin: &ActingAdmin,
         code: RoleCode,
+        meta: &RequestMeta,
     ) -> Result<(), AccountError> {
         admin.require_superadmin("Only a superadmin can delete roles.")?;
         let txn = db::begin_write(self.db()).await?;
@@ -101,6 +104,22 @@ impl Accounts {
                 .and_where(user_role::Column::RoleCode.eq(code.as_str()))
                 .to_owned()
         };
+        let losing: Vec<(Uuid, Uuid)> = user::Entity::find()
+            .select_only()
+            .columns([user::Column::Id, user::Column::OrganizationId])
+            .filter(user::Column::Id.in_subquery(holders()))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let mut events = Vec::with_capacity(losing.len());
+        for (user_id, organization_id) in losing {
+            let entry = AuditEntry::new(AuditType::RolesChanged)
+                .actor(admin.user_id())
+                .about(user_id, organization_id)
+                .detail("added", Vec::<&str>::new())
+                .detail("removed", vec![code.as_str()]);
+            events.push(self.audit(&txn, meta, entry).await?);
+        }
         let ended = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
             .filter(session::Column::RevokedAt.is_null())
@@ -111,6 +130,7 @@ impl Accounts {
         // Grants go with the definition (ON DELETE CASCADE).
         role::Entity::delete_by_id(code.as_str()).exec(&txn).await?;
         txn.commit().await?;
+        self.audited(events);
         self.sessions_changed(SessionChange::Everyone).await;
         tracing::info!(sessions_ended = ended, "role deleted");
         Ok(())

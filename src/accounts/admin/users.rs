@@ -22,6 +22,7 @@ use crate::accounts::password_reset::{SetPasswordPurpose, kill_reset_tokens};
 use crate::accounts::session_events::SessionChange;
 use crate::accounts::sessions::revoke_user_sessions;
 use crate::accounts::{AccountError, AccountEvent, Accounts, UserView, user_views};
+use crate::audit::{AuditEntry, AuditType, RequestMeta};
 use crate::auth::opaque_token::OpaqueToken;
 use crate::auth::password::NO_PASSWORD;
 use crate::db;
@@ -131,6 +132,7 @@ impl Accounts {
         &self,
         admin: &ActingAdmin,
         new: NewUser<'_>,
+        meta: &RequestMeta,
     ) -> Result<UserView, AccountError> {
         let organization_id = match new.organization {
             Some(id) => {
@@ -179,6 +181,12 @@ impl Accounts {
         };
         grant(&txn, user.id, &roles).await?;
         let invited = new.password.is_none();
+        let entry = AuditEntry::new(AuditType::UserCreated)
+            .actor(admin.user_id)
+            .about(user.id, user.organization_id)
+            .detail("invited", invited)
+            .detail("roles", role_names(&roles));
+        let event = self.audit(&txn, meta, entry).await?;
         // An invitation proves the address when it is accepted, so it stands in for the
         // verification link; an account with a password gets one unless already verified.
         let mails_link = !invited && !user.email_verified;
@@ -189,6 +197,7 @@ impl Accounts {
                 .await?;
         }
         txn.commit().await?;
+        self.audited([event]);
         if invited || mails_link {
             self.inner.outbox.wake();
         }
@@ -216,6 +225,7 @@ impl Accounts {
         admin: &ActingAdmin,
         id: UserId,
         changes: UserChanges,
+        meta: &RequestMeta,
     ) -> Result<UserView, AccountError> {
         let txn = db::begin_write(self.db()).await?;
         let current = self.modifiable(&txn, admin, id).await?;
@@ -231,7 +241,16 @@ impl Accounts {
                 .collect(),
             None => Vec::new(),
         };
+        let added: Vec<&str> = match &new_roles {
+            Some(wanted) => wanted
+                .iter()
+                .map(RoleCode::as_str)
+                .filter(|code| !held.iter().any(|held| held == code))
+                .collect(),
+            None => Vec::new(),
+        };
         let deactivating = current.active && changes.active == Some(false);
+        let activating = !current.active && changes.active == Some(true);
         if deactivating || removed.iter().any(|code| *code == RoleCode::SUPERADMIN) {
             keep_a_superadmin(&txn, id).await?;
         }
@@ -270,6 +289,47 @@ impl Accounts {
         if ends_sessions {
             revoke_user_sessions(&txn, id, None).await?;
         }
+        // One event per kind of change, each naming what changed; never a password.
+        let about = |kind| {
+            AuditEntry::new(kind)
+                .actor(admin.user_id)
+                .about(current.id, current.organization_id)
+        };
+        let mut fields = Vec::new();
+        if updated.name != current.name {
+            fields.push("name");
+        }
+        if changes.email_verified.is_some() && updated.email_verified != current.email_verified {
+            fields.push("emailVerified");
+        }
+        let mut entries = Vec::new();
+        if !fields.is_empty() {
+            entries.push(about(AuditType::UserUpdated).detail("fields", fields));
+        }
+        if let Some(email) = &email {
+            entries.push(
+                about(AuditType::EmailChanged)
+                    .detail("old_email", current.email.as_str())
+                    .detail("new_email", email.as_str()),
+            );
+        }
+        if !added.is_empty() || !removed.is_empty() {
+            let removed: Vec<&str> = removed.iter().map(|code| code.as_str()).collect();
+            entries.push(
+                about(AuditType::RolesChanged)
+                    .detail("added", added)
+                    .detail("removed", removed),
+            );
+        }
+        if deactivating {
+            entries.push(about(AuditType::UserDeactivated));
+        } else if activating {
+            entries.push(about(AuditType::UserActivated));
+        }
+        let mut events = Vec::with_capacity(entries.len());
+        for entry in entries {
+            events.push(self.audit(&txn, meta, entry).await?);
+        }
         if let Some(email) = &email {
             // A reset link mailed to the old address must not take the account back.
             kill_reset_tokens(&txn, id).await?;
@@ -283,6 +343,7 @@ impl Accounts {
         }
         let view = user_views::view_of(&txn, updated).await?;
         txn.commit().await?;
+        self.audited(events);
         self.sessions_changed(SessionChange::User(id)).await;
         if email.is_some() {
             self.inner.outbox.wake();
@@ -297,14 +358,24 @@ impl Accounts {
     /// # Errors
     /// `NotFound` out of reach; `Forbidden` for an admin deleting a superadmin; `LastAdmin`.
     #[tracing::instrument(skip_all, fields(admin.id = %admin.user_id(), user.id = %id))]
-    pub async fn delete_user(&self, admin: &ActingAdmin, id: UserId) -> Result<(), AccountError> {
+    pub async fn delete_user(
+        &self,
+        admin: &ActingAdmin,
+        id: UserId,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
         let txn = db::begin_write(self.db()).await?;
-        self.modifiable(&txn, admin, id).await?;
+        let deleted = self.modifiable(&txn, admin, id).await?;
         keep_a_superadmin(&txn, id).await?;
+        let entry = AuditEntry::new(AuditType::UserDeleted)
+            .actor(admin.user_id)
+            .about(deleted.id, deleted.organization_id);
+        let event = self.audit(&txn, meta, entry).await?;
         user::Entity::delete_by_id(Uuid::from(id))
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        self.audited([event]);
         self.sessions_changed(SessionChange::User(id)).await;
         tracing::info!("account deleted by an administrator");
         self.emit(AccountEvent::Deleted { user_id: id });
@@ -320,11 +391,18 @@ impl Accounts {
         &self,
         admin: &ActingAdmin,
         id: UserId,
+        meta: &RequestMeta,
     ) -> Result<u64, AccountError> {
         let txn = db::begin_write(self.db()).await?;
-        self.modifiable(&txn, admin, id).await?;
+        let owner = self.modifiable(&txn, admin, id).await?;
         let ended = revoke_user_sessions(&txn, id, None).await?;
+        let entry = AuditEntry::new(AuditType::SessionsRevoked)
+            .actor(admin.user_id)
+            .about(owner.id, owner.organization_id)
+            .detail("count", ended);
+        let event = self.audit(&txn, meta, entry).await?;
         txn.commit().await?;
+        self.audited([event]);
         self.sessions_changed(SessionChange::User(id)).await;
         Ok(ended)
     }
@@ -525,6 +603,11 @@ fn contains(needle: &str) -> LikeExpr {
     }
     pattern.push('%');
     LikeExpr::new(pattern).escape('\\')
+}
+
+/// Role codes as an event's details list them.
+fn role_names(roles: &[RoleCode]) -> Vec<&str> {
+    roles.iter().map(RoleCode::as_str).collect()
 }
 
 async fn grant<C: ConnectionTrait>(

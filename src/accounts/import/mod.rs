@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 
 use self::writer::Writer;
 use crate::accounts::AccountError;
+use crate::audit::AuditLog;
 
 /// How `import_users` runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -40,18 +41,20 @@ pub struct ImportReport {
 const BATCH: usize = 500;
 
 /// Imports the users of `input`, one JSON object a line (blank lines are ignored). Batches are
-/// written inside one transaction, or, with `skip_invalid`, one transaction per batch.
+/// written inside one transaction, or, with `skip_invalid`, one transaction per batch; each
+/// commit is audited (`users_imported`, per organization, with the count).
 ///
 /// # Errors
 /// `Internal` when reading the input or the database fails; nothing of the failed transaction
 /// is written.
 pub async fn import_users(
     db: &DatabaseConnection,
+    audit: &AuditLog,
     input: impl BufRead,
     options: ImportOptions,
 ) -> Result<ImportReport, AccountError> {
     let mut report = ImportReport::default();
-    let mut writer = Writer::start(db, options).await?;
+    let mut writer = Writer::start(db, audit, options).await?;
     // Addresses seen so far, as 16 bytes of their digest each, to refuse a second line with one:
     // a million lines cost tens of megabytes, not the file.
     let mut seen: HashMap<[u8; 16], u64> = HashMap::new();

@@ -1,8 +1,9 @@
 //! Writing imported users in batches: which addresses exist already, the organizations to
 //! create, then one insert of users and one of their roles per batch, inside a transaction
-//! that a dry run or a refused line rolls back.
+//! that a dry run or a refused line rolls back. Each commit records, in its transaction, one
+//! `users_imported` event per organization with how many users it received.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Utc;
 use migration::DEFAULT_ORGANIZATION_ID;
@@ -16,25 +17,28 @@ use super::line::ImportLine;
 use super::{BATCH, ImportOptions, ImportReport};
 use crate::accounts::AccountError;
 use crate::accounts::domain::UserId;
+use crate::audit::{AuditEntry, AuditLog, AuditType, RequestMeta};
 use crate::db;
 use crate::entities::{organization, role, user, user_role};
 
 pub(super) struct Writer<'a> {
     db: &'a DatabaseConnection,
+    audit: &'a AuditLog,
     options: ImportOptions,
     txn: Option<DatabaseTransaction>,
     roles: HashSet<String>,
     /// Organization ids by name: those that existed at the start and those created since.
     organizations: HashMap<String, Uuid>,
     pending: Vec<(u64, ImportLine)>,
-    /// Imported inside the open transaction, not committed yet.
-    uncommitted: u64,
+    /// Imported inside the open transaction, not committed yet, by organization.
+    uncommitted: BTreeMap<Uuid, u64>,
     abandoned: bool,
 }
 
 impl<'a> Writer<'a> {
     pub(super) async fn start(
         db: &'a DatabaseConnection,
+        audit: &'a AuditLog,
         options: ImportOptions,
     ) -> Result<Self, AccountError> {
         let roles = role::Entity::find()
@@ -60,12 +64,13 @@ impl<'a> Writer<'a> {
         };
         Ok(Self {
             db,
+            audit,
             options,
             txn,
             roles,
             organizations,
             pending: Vec::with_capacity(BATCH),
-            uncommitted: 0,
+            uncommitted: BTreeMap::new(),
             abandoned: false,
         })
     }
@@ -115,8 +120,30 @@ impl<'a> Writer<'a> {
             report.imported = 0;
             return Ok(());
         }
+        self.commit(txn, report).await
+    }
+
+    /// Commits what the open transaction imported, with its events.
+    async fn commit(
+        &mut self,
+        txn: DatabaseTransaction,
+        report: &mut ImportReport,
+    ) -> Result<(), AccountError> {
+        let imported = std::mem::take(&mut self.uncommitted);
+        let mut events = Vec::with_capacity(imported.len());
+        for (organization_id, count) in &imported {
+            let entry = AuditEntry::new(AuditType::UsersImported)
+                .organization(*organization_id)
+                .detail("count", *count);
+            events.push(
+                self.audit
+                    .record(&txn, &RequestMeta::default(), entry)
+                    .await?,
+            );
+        }
         txn.commit().await?;
-        report.imported += self.uncommitted;
+        self.audit.committed(events);
+        report.imported += imported.values().sum::<u64>();
         report.written = true;
         Ok(())
     }
@@ -166,6 +193,7 @@ impl<'a> Writer<'a> {
                         .await?
                 }
             };
+            *self.uncommitted.entry(organization_id).or_default() += 1;
             let id: Uuid = UserId::random().into();
             grants.extend(line.roles.iter().map(|code| user_role::ActiveModel {
                 user_id: Set(id),
@@ -185,7 +213,6 @@ impl<'a> Writer<'a> {
                 updated_at: Set(now),
             });
         }
-        let count = users.len() as u64;
         user::Entity::insert_many(users)
             .exec_without_returning(txn)
             .await?;
@@ -194,15 +221,12 @@ impl<'a> Writer<'a> {
                 .exec_without_returning(txn)
                 .await?;
         }
-        self.uncommitted += count;
         if self.options.skip_invalid {
             // No later line can undo this batch: commit it, so that a long import does not
             // hold the database's write lock from start to end.
             if let Some(txn) = self.txn.take() {
-                txn.commit().await?;
+                self.commit(txn, report).await?;
             }
-            report.imported += std::mem::take(&mut self.uncommitted);
-            report.written = true;
             self.txn = Some(db::begin_write(self.db).await?);
         }
         Ok(())

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 pub use self::mutation::AdminMutation;
 pub use self::query::AdminQuery;
+pub(super) use self::types::{PageInfo, page_info};
 use super::context::require_caller;
 use super::errors::OrGraphql as _;
 use crate::accounts::admin::ActingAdmin;
@@ -34,7 +35,7 @@ pub async fn require_admin(ctx: &Context<'_>) -> async_graphql::Result<ActingAdm
 ///
 /// # Errors
 /// `BAD_USER_INPUT` naming `field` when it is not one.
-fn parse_id<T: From<Uuid>>(
+pub(super) fn parse_id<T: From<Uuid>>(
     ctx: &Context<'_>,
     field: &'static str,
     id: &ID,

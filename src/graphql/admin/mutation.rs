@@ -5,6 +5,7 @@ use super::{parse_id, require_admin};
 use crate::accounts::admin::{NewUser, UserChanges};
 use crate::accounts::domain::{DisplayName, Email, FieldError, RoleCode, UserId};
 use crate::accounts::{AccountError, Accounts};
+use crate::graphql::context::request_meta;
 use crate::graphql::errors::{OrGraphql as _, to_graphql};
 use crate::graphql::input::{OrField as _, parse_optional};
 use crate::graphql::types::{Organization, User};
@@ -38,9 +39,10 @@ impl AdminMutation {
                 .map(|id| parse_id(ctx, "organizationId", id))
                 .transpose()?,
         };
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .create_user(&admin, new)
+            .create_user(&admin, new, &meta)
             .await
             .map_err(|error| match error {
                 AccountError::NewPasswordRefused(refusal) => {
@@ -69,9 +71,10 @@ impl AdminMutation {
             roles: role_codes(ctx, input.roles.as_deref())?,
             email_verified: input.email_verified,
         };
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .update_user(&admin, id, changes)
+            .update_user(&admin, id, changes, &meta)
             .await
             .or_graphql(ctx)
             .map(User::from)
@@ -81,9 +84,10 @@ impl AdminMutation {
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let admin = require_admin(ctx).await?;
         let id: UserId = parse_id(ctx, "id", &id)?;
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .delete_user(&admin, id)
+            .delete_user(&admin, id, &meta)
             .await
             .or_graphql(ctx)
             .map(|()| true)
@@ -93,9 +97,10 @@ impl AdminMutation {
     async fn revoke_user_sessions(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<u64> {
         let admin = require_admin(ctx).await?;
         let id: UserId = parse_id(ctx, "id", &id)?;
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .revoke_sessions_of(&admin, id)
+            .revoke_sessions_of(&admin, id, &meta)
             .await
             .or_graphql(ctx)
     }
@@ -122,9 +127,10 @@ impl AdminMutation {
     async fn delete_role(&self, ctx: &Context<'_>, code: String) -> async_graphql::Result<bool> {
         let admin = require_admin(ctx).await?;
         let code = RoleCode::parse(&code).or_field(ctx, "code")?;
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .delete_role(&admin, code)
+            .delete_role(&admin, code, &meta)
             .await
             .or_graphql(ctx)
             .map(|()| true)

@@ -50,7 +50,7 @@ pub struct OrganizationEdge {
     pub node: Organization,
 }
 
-fn page_info<T>(page: &Page<T>, cursor: impl Fn(&T) -> Cursor) -> PageInfo {
+pub(in crate::graphql) fn page_info<T>(page: &Page<T>, cursor: impl Fn(&T) -> Cursor) -> PageInfo {
     PageInfo {
         has_next_page: page.has_next_page,
         end_cursor: page.items.last().map(|item| cursor(item).encode()),

@@ -2,7 +2,7 @@ use async_graphql::{Context, Object};
 
 use crate::accounts::domain::{DisplayName, Email, FieldError};
 use crate::accounts::{AccountError, Accounts, ProfileChanges};
-use crate::graphql::context::{client_addr, require_caller};
+use crate::graphql::context::{client_addr, request_meta, require_caller};
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::input::parse_optional;
 use crate::graphql::types::{UpdateMeInput, User};
@@ -20,6 +20,7 @@ impl AccountMutation {
     ) -> async_graphql::Result<User> {
         let caller = require_caller(ctx)?;
         let client = client_addr(ctx)?;
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         let name = parse_optional(ctx, "name", input.name.as_deref(), DisplayName::parse)?;
         let email = parse_optional(ctx, "email", input.email.as_deref(), Email::parse)?;
@@ -30,7 +31,7 @@ impl AccountMutation {
             current_password: input.current_password.as_deref(),
         };
         accounts
-            .update_me(caller, changes, client)
+            .update_me(caller, changes, client, &meta)
             .await
             .map_err(name_update_me_refusals)
             .or_graphql(ctx)
@@ -45,9 +46,10 @@ impl AccountMutation {
     ) -> async_graphql::Result<bool> {
         let caller = require_caller(ctx)?;
         let client = client_addr(ctx)?;
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .delete_me(caller, &password, client)
+            .delete_me(caller, &password, client, &meta)
             .await
             .or_graphql(ctx)
             .map(|()| true)

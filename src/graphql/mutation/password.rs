@@ -2,6 +2,7 @@ use async_graphql::{Context, Object};
 
 use crate::accounts::domain::Email;
 use crate::accounts::{AccountError, Accounts};
+use crate::graphql::context::request_meta;
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::guards::Throttled;
 use crate::graphql::input::OrField as _;
@@ -22,9 +23,10 @@ impl PasswordMutation {
         #[graphql(desc = "The account's email address.")] email: String,
     ) -> async_graphql::Result<bool> {
         let email = Email::parse(&email).or_field(ctx, "email")?;
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .forgot_password(email)
+            .forgot_password(email, &meta)
             .await
             .or_graphql(ctx)
             .map(|()| true)
@@ -37,9 +39,10 @@ impl PasswordMutation {
         ctx: &Context<'_>,
         input: ResetPasswordInput,
     ) -> async_graphql::Result<bool> {
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .reset_password(&input.token, &input.new_password)
+            .reset_password(&input.token, &input.new_password, &meta)
             .await
             .map_err(|error| match error {
                 AccountError::NewPasswordRefused(refusal) => {

@@ -2,7 +2,7 @@ use async_graphql::{Context, Object};
 
 use crate::accounts::Accounts;
 use crate::accounts::domain::{DisplayName, Email};
-use crate::graphql::context::{client_addr, session_origin};
+use crate::graphql::context::{client_addr, request_meta};
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::guards::Throttled;
 use crate::graphql::input::{OrField as _, parse_optional};
@@ -30,9 +30,9 @@ impl SessionMutation {
             .check(&input.password, &email)
             .or_field(ctx, "password")?;
         let name = parse_optional(ctx, "name", input.name.as_deref(), DisplayName::parse)?;
-        let origin = session_origin(ctx)?;
+        let meta = request_meta(ctx)?;
         accounts
-            .signup(email, password, name, &origin)
+            .signup(email, password, name, &meta)
             .await
             .or_graphql(ctx)
             .map(AuthPayload::from)
@@ -46,12 +46,12 @@ impl SessionMutation {
         ctx: &Context<'_>,
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
-        let origin = session_origin(ctx)?;
+        let meta = request_meta(ctx)?;
         let client = client_addr(ctx)?;
         let email = Email::parse(&input.email).or_field(ctx, "email")?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .login(email, &input.password, client, origin.user_agent)
+            .login(email, &input.password, client, &meta)
             .await
             .or_graphql(ctx)
             .map(AuthPayload::from)
@@ -65,10 +65,10 @@ impl SessionMutation {
         #[graphql(desc = "The refresh token from the last sign-in or refresh.")]
         refresh_token: String,
     ) -> async_graphql::Result<AuthPayload> {
-        let origin = session_origin(ctx)?;
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .refresh(&refresh_token, &origin)
+            .refresh(&refresh_token, &meta)
             .await
             .or_graphql(ctx)
             .map(AuthPayload::from)
@@ -80,9 +80,10 @@ impl SessionMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The session's current refresh token.")] refresh_token: String,
     ) -> async_graphql::Result<bool> {
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .logout(&refresh_token)
+            .logout(&refresh_token, &meta)
             .await
             .or_graphql(ctx)
             .map(|()| true)

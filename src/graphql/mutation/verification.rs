@@ -5,6 +5,7 @@ use async_graphql::{Context, Object};
 
 use crate::accounts::Accounts;
 use crate::accounts::domain::Email;
+use crate::graphql::context::request_meta;
 use crate::graphql::errors::OrGraphql as _;
 use crate::graphql::guards::Throttled;
 use crate::graphql::input::OrField as _;
@@ -24,9 +25,10 @@ impl VerificationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The token from the verification link.")] token: String,
     ) -> async_graphql::Result<User> {
+        let meta = request_meta(ctx)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         accounts
-            .verify_email(&token)
+            .verify_email(&token, &meta)
             .await
             .or_graphql(ctx)
             .map(User::from)

@@ -3,7 +3,9 @@
 
 use latchkey::accounts::admin::bootstrap::ensure_superadmin;
 use latchkey::accounts::domain::{DisplayName, Email, PasswordPolicy};
+use latchkey::audit::AuditLog;
 use latchkey::auth::password::PasswordHasher;
+use latchkey::webhooks::WebhookQueue;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
@@ -37,6 +39,7 @@ impl TestApp {
             PasswordHasher::new(PasswordHasher::default_params(), 1).expect("a password hasher");
         ensure_superadmin(
             &db,
+            &AuditLog::new(WebhookQueue::disabled()),
             &hasher,
             PasswordPolicy::default(),
             Email::parse(SUPERADMIN_EMAIL).expect("a valid email"),

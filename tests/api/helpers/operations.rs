@@ -53,6 +53,9 @@ pub static CREATE_ROLE: Operation = documented!("CreateRole", "create-role.graph
 pub static DELETE_ROLE: Operation = documented!("DeleteRole", "delete-role.graphql");
 pub static CREATE_ORGANIZATION: Operation =
     documented!("CreateOrganization", "create-organization.graphql");
+pub static AUDIT_EVENTS: Operation = documented!("AuditEvents", "audit-events.graphql");
+pub static MY_SECURITY_EVENTS: Operation =
+    documented!("MySecurityEvents", "my-security-events.graphql");
 
 pub static VERIFY_EMAIL: Operation = documented!("VerifyEmail", "verify-email.graphql");
 pub static RESEND_VERIFICATION_EMAIL: Operation = documented!(
@@ -68,7 +71,7 @@ pub static SESSION_EVENTS: Operation = documented!("SessionEvents", "session-eve
 pub static SUBSCRIPTIONS: [&Operation; 1] = [&SESSION_EVENTS];
 
 /// Every query and mutation of `docs/operations`, sent over HTTP.
-pub static ALL: [&Operation; 25] = [
+pub static ALL: [&Operation; 27] = [
     &SIGNUP,
     &LOGIN,
     &ME,
@@ -94,6 +97,8 @@ pub static ALL: [&Operation; 25] = [
     &CREATE_ORGANIZATION,
     &VERIFY_EMAIL,
     &RESEND_VERIFICATION_EMAIL,
+    &AUDIT_EVENTS,
+    &MY_SECURITY_EVENTS,
 ];
 
 impl Operation {

@@ -2,11 +2,13 @@
 // client tests rely on.
 import type { User, AuthPayload } from '../generated/schema.js';
 import type {
+  AuditEventsQuery,
   CreateUserMutationVariables,
   LoginMutation,
   LoginMutationVariables,
   LogoutMutation,
   MeQuery,
+  MySecurityEventsQuery,
   RefreshTokenMutation,
   RefreshTokenMutationVariables,
   SignupMutation,
@@ -53,6 +55,13 @@ const invite: CreateUserMutationVariables = {
   input: { email: 'grace@example.com', roles: ['admin'] },
 };
 
+// The audit trail: an event's type, its details as an object, and the caller's own page.
+const event = ({} as AuditEventsQuery).auditEvents.edges[0]?.node;
+const eventType: string | undefined = event?.type;
+const eventDetails: Record<string, unknown> | undefined = event?.details;
+const eventTotal: number = ({} as AuditEventsQuery).auditEvents.totalCount;
+const ownEvents: boolean = ({} as MySecurityEventsQuery).mySecurityEvents.pageInfo.hasNextPage;
+
 export {
   me,
   signupVariables,
@@ -64,4 +73,8 @@ export {
   nextCursor,
   total,
   invite,
+  eventType,
+  eventDetails,
+  eventTotal,
+  ownEvents,
 };
