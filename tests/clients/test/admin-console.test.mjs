@@ -145,8 +145,10 @@ test('an admin finds one user among hundreds, pages, grants a role and deactivat
     const refreshed = await graphqlFetch(server.graphqlUrl, { query: REFRESH_TOKEN, variables: { refreshToken } });
     assert.deepEqual(errorCodes(refreshed), ['INVALID_TOKEN']);
 
-    // The security events panel answers either way (events, or "not available").
-    await page.locator('#security-events').filter({ hasNotText: 'Loading' }).waitFor();
+    // The security events panel lists what the admin just did to this account.
+    await page.locator('#security-events').filter({ hasText: 'user_deactivated' }).waitFor();
+    await page.locator('#security-events').filter({ hasText: 'roles_changed' }).waitFor();
+    assert.equal(await page.locator('#events-unavailable').count(), 0);
     await screenshot(page, 'admin-user', { fullPage: true });
 
     // A refusal from the API shows its code: the admin cannot remove their own last
