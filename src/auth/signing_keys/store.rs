@@ -1,7 +1,7 @@
 //! The signing keys in the database: creating them, rotating (next → current → previous →
 //! retired), revoking, listing, and loading the published ones with their private parts opened.
 //! Every change runs in one transaction, serialised between instances on PostgreSQL by an
-//! advisory lock, and is announced to the other instances after it commits.
+//! advisory lock (on SQLite by taking the write lock at the start), and is announced to the other instances after it commits.
 
 use std::time::Duration;
 
@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Set, Statement,
-    TransactionTrait as _,
 };
 
 use super::material::{self, KeyMaterialError, KeyPair, PrivateDer};
@@ -113,7 +112,7 @@ impl KeyStore {
             return self.check_current_opens().await;
         }
         let fresh = self.generate_pair().await?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         lock(&txn).await?;
         // Another instance may have made them while this one generated.
         let changed = self.needs_keys(&txn).await?;
@@ -162,7 +161,7 @@ impl KeyStore {
             return Err(KeyError::Symmetric("rotate"));
         }
         let fresh = self.generate_pair().await?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         lock(&txn).await?;
         self.rotate_in(&txn, fresh).await?;
         txn.commit().await?;
@@ -177,7 +176,7 @@ impl KeyStore {
     /// A database error.
     pub async fn rotate_if_due(&self, interval: Duration) -> Result<bool, KeyError> {
         let fresh = self.generate_pair().await?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         lock(&txn).await?;
         let current = find_state(&txn, KeyState::Current).await?;
         let due = current
@@ -203,7 +202,7 @@ impl KeyStore {
             return Err(KeyError::Symmetric("revoke"));
         }
         let fresh = self.generate_pair().await?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         lock(&txn).await?;
         let Some(key) = signing_key::Entity::find_by_id(kid.to_owned())
             .one(&txn)
