@@ -28,6 +28,9 @@ struct Inner {
     mail: Family<OutcomeLabels, Counter>,
     outbox_pending: Gauge<i64, AtomicI64>,
     cleanup_removed: Family<TableLabels, Counter>,
+    /// The two series of `graphql_document_cache`, held to count without a label lookup.
+    document_cache_hits: Counter,
+    document_cache_misses: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -75,6 +78,13 @@ impl Default for Metrics {
         let mail = Family::<OutcomeLabels, Counter>::default();
         let outbox_pending = Gauge::<i64, AtomicI64>::default();
         let cleanup_removed = Family::<TableLabels, Counter>::default();
+        let document_cache = Family::<OutcomeLabels, Counter>::default();
+        let document_cache_hits = document_cache
+            .get_or_create(&OutcomeLabels { outcome: "hit" })
+            .clone();
+        let document_cache_misses = document_cache
+            .get_or_create(&OutcomeLabels { outcome: "miss" })
+            .clone();
 
         let mut registry = Registry::with_prefix("latchkey");
         registry.register(
@@ -117,6 +127,11 @@ impl Default for Metrics {
             "Rows the clean-up job removed, by table",
             cleanup_removed.clone(),
         );
+        registry.register(
+            "graphql_document_cache",
+            "GraphQL documents served from the parsed-document cache (hit) or parsed (miss)",
+            document_cache,
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -128,6 +143,8 @@ impl Default for Metrics {
                 mail,
                 outbox_pending,
                 cleanup_removed,
+                document_cache_hits,
+                document_cache_misses,
             }),
         }
     }
@@ -154,6 +171,15 @@ impl Metrics {
             .operation_seconds
             .get_or_create(&name)
             .observe(seconds);
+    }
+
+    /// A document served from the parsed-document cache (`hit`) or parsed (`miss`).
+    pub fn document_cache(&self, hit: bool) {
+        if hit {
+            self.inner.document_cache_hits.inc();
+        } else {
+            self.inner.document_cache_misses.inc();
+        }
     }
 
     pub fn login(&self, outcome: &'static str) {

@@ -33,6 +33,7 @@ mod mail_delivery;
 mod me;
 mod metrics;
 mod my_sessions;
+mod persisted_queries;
 mod readiness;
 mod refresh_token;
 mod reset_password;
