@@ -31,6 +31,9 @@ struct Inner {
     webhook_oldest_pending: Gauge<i64, AtomicI64>,
     cleanup_removed: Family<TableLabels, Counter>,
     audit_events: Family<TypeLabels, Counter>,
+    /// The two series of `graphql_document_cache`, held to count without a label lookup.
+    document_cache_hits: Counter,
+    document_cache_misses: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -86,6 +89,13 @@ impl Default for Metrics {
         let webhook_oldest_pending = Gauge::<i64, AtomicI64>::default();
         let cleanup_removed = Family::<TableLabels, Counter>::default();
         let audit_events = Family::<TypeLabels, Counter>::default();
+        let document_cache = Family::<OutcomeLabels, Counter>::default();
+        let document_cache_hits = document_cache
+            .get_or_create(&OutcomeLabels { outcome: "hit" })
+            .clone();
+        let document_cache_misses = document_cache
+            .get_or_create(&OutcomeLabels { outcome: "miss" })
+            .clone();
 
         let mut registry = Registry::with_prefix("latchkey");
         registry.register(
@@ -143,6 +153,11 @@ impl Default for Metrics {
             "Audit events written (committed), by type",
             audit_events.clone(),
         );
+        registry.register(
+            "graphql_document_cache",
+            "GraphQL documents served from the parsed-document cache (hit) or parsed (miss)",
+            document_cache,
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -157,6 +172,8 @@ impl Default for Metrics {
                 webhook_oldest_pending,
                 cleanup_removed,
                 audit_events,
+                document_cache_hits,
+                document_cache_misses,
             }),
         }
     }
@@ -191,6 +208,15 @@ impl Metrics {
             .operation_seconds
             .get_or_create(&name)
             .observe(seconds);
+    }
+
+    /// A document served from the parsed-document cache (`hit`) or parsed (`miss`).
+    pub fn document_cache(&self, hit: bool) {
+        if hit {
+            self.inner.document_cache_hits.inc();
+        } else {
+            self.inner.document_cache_misses.inc();
+        }
     }
 
     pub fn login(&self, outcome: &'static str) {

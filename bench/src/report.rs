@@ -168,6 +168,15 @@ pub fn targets_table(targets: &[Target]) -> String {
     out
 }
 
+/// `me` at some number of connections, alone and then beside a login flood.
+pub struct Flood<'a> {
+    pub me_connections: usize,
+    pub alone: &'a Row,
+    pub me: &'a Row,
+    /// The flood's own logins meanwhile.
+    pub logins: &'a Row,
+}
+
 /// The rows the targets are judged on.
 pub struct Figures<'a> {
     pub ceilings: &'a Ceilings,
@@ -175,8 +184,7 @@ pub struct Figures<'a> {
     pub login: &'a Row,
     pub signup: &'a Row,
     pub forgot: &'a Row,
-    pub me_flood: &'a Row,
-    pub login_flood: &'a Row,
+    pub floods: &'a [Flood<'a>],
     pub me_big: &'a Row,
     pub login_big: &'a Row,
     pub idle: &'a Row,
@@ -196,8 +204,6 @@ pub fn targets(f: &Figures) -> Vec<Target> {
     let signup = share(f.signup, f.ceilings.argon2_hash);
     let me = share(f.me, f.ceilings.bare_axum);
     let forgot = share(f.forgot, f.ceilings.bare_axum);
-    let p99_factor = f.me_flood.p99().as_secs_f64() / f.me.p99().as_secs_f64().max(1e-9);
-    let flood_logins = share(f.login_flood, f.ceilings.argon2_verify);
     // At fixed concurrency the time per request is the inverse of the throughput.
     let slower = |small: &Row, big: &Row| small.ok_per_second() / big.ok_per_second().max(1e-9);
     let me_growth = slower(f.me, f.me_big);
@@ -219,7 +225,7 @@ pub fn targets(f: &Figures) -> Vec<Target> {
     };
     let idle_mib = f.idle.peak_rss_kib as f64 / 1024.0;
     let flood_mib = f.big_flood.peak_rss_kib as f64 / 1024.0;
-    vec![
+    let mut targets = vec![
         Target {
             goal: "login ≥ 90 % of argon2 verify ceiling",
             measured: percent(login),
@@ -231,25 +237,14 @@ pub fn targets(f: &Figures) -> Vec<Target> {
             met: signup >= 0.9,
         },
         Target {
-            goal: "me ≥ 30 % of bare axum",
+            goal: "me ≥ 35 % of bare axum",
             measured: percent(me),
-            met: me >= 0.3,
+            met: me >= 0.35,
         },
         Target {
             goal: "forgotPassword ≥ 25 % of bare axum",
             measured: percent(forgot),
             met: forgot >= 0.25,
-        },
-        Target {
-            goal: "me p99 during 64-way login flood < 3× alone",
-            measured: format!(
-                "{:.1}× ({} vs {}); logins meanwhile {} of argon2 ceiling",
-                p99_factor,
-                millis(f.me_flood.p99()),
-                millis(f.me.p99()),
-                percent(flood_logins)
-            ),
-            met: p99_factor < 3.0,
         },
         Target {
             goal: "me: big table ≤ 1.2× time per request of small",
@@ -281,7 +276,27 @@ pub fn targets(f: &Figures) -> Vec<Target> {
             measured: format!("{flood_mib:.1} MiB"),
             met: flood_mib <= 150.0,
         },
-    ]
+    ];
+    // After the `forgotPassword` target, where the single flood target used to be.
+    let floods = f.floods.iter().map(|flood| {
+        let factor = flood.me.p99().as_secs_f64() / flood.alone.p99().as_secs_f64().max(1e-9);
+        Target {
+            goal: match flood.me_connections {
+                16 => "me p99 during 64-way login flood < 3× alone, 16 me connections",
+                32 => "me p99 during 64-way login flood < 3× alone, 32 me connections",
+                _ => "me p99 during 64-way login flood < 3× alone",
+            },
+            measured: format!(
+                "{factor:.1}× ({} vs {}); logins meanwhile {} of argon2 ceiling",
+                millis(flood.me.p99()),
+                millis(flood.alone.p99()),
+                percent(share(flood.logins, f.ceilings.argon2_verify))
+            ),
+            met: factor < 3.0,
+        }
+    });
+    targets.splice(4..4, floods);
+    targets
 }
 
 pub fn rate(per_second: f64) -> String {
@@ -356,15 +371,31 @@ mod tests {
             argon2_hash: 100.0,
             bare_axum: 10_000.0,
         };
-        let (me, login) = (loaded(3_000.0, 4, 60), loaded(89.0, 400, 60));
+        let (me, login) = (loaded(3_500.0, 4, 60), loaded(89.0, 400, 60));
+        let me_16 = loaded(3_000.0, 2, 60);
+        let (flood_16, flood_32) = (loaded(2_500.0, 5, 60), loaded(2_500.0, 12, 60));
+        let flood_logins = loaded(10.0, 5_000, 60);
+        let floods = [
+            Flood {
+                me_connections: 16,
+                alone: &me_16,
+                me: &flood_16,
+                logins: &flood_logins,
+            },
+            Flood {
+                me_connections: 32,
+                alone: &me,
+                me: &flood_32,
+                logins: &flood_logins,
+            },
+        ];
         let judged = targets(&Figures {
             ceilings: &ceilings,
             me: &me,
             login: &login,
             signup: &loaded(90.0, 400, 60),
             forgot: &loaded(2_000.0, 5, 60),
-            me_flood: &loaded(2_500.0, 12, 60),
-            login_flood: &loaded(10.0, 5_000, 60),
+            floods: &floods,
             me_big: &loaded(2_400.0, 5, 60),
             login_big: &loaded(89.0, 400, 60),
             idle: &Row::idle("idle", 15 * 1024),
@@ -375,15 +406,20 @@ mod tests {
             users_admin_big: &loaded(800.0, 50, 60),
         });
         let verdicts: Vec<bool> = judged.iter().map(|t| t.met).collect();
-        // login 89 %, signup 90 %, me 30 %, forgotPassword 20 %, p99 3.0×, me 1.25× slower,
-        // login the same, users 1.18× and 1.25× slower, idle 15 MiB, flood 151 MiB.
+        // login 89 %, signup 90 %, me 35 %, forgotPassword 20 %, p99 2.5× at 16 and 3.0× at
+        // 32 connections, me 1.46× slower, login the same, users 1.18× and 1.25× slower, idle
+        // 15 MiB, flood 151 MiB.
         assert_eq!(
             verdicts,
             [
-                false, true, true, false, false, false, true, true, false, true, false,
+                false, true, true, false, true, false, false, true, true, false, true, false,
             ]
         );
         assert_eq!(judged[0].measured, "89 %");
-        assert_eq!(judged[7].measured, "1.18× (p50 0.00×, p99 1.20×)");
+        assert_eq!(
+            judged[4].goal,
+            "me p99 during 64-way login flood < 3× alone, 16 me connections"
+        );
+        assert_eq!(judged[8].measured, "1.18× (p50 0.00×, p99 1.20×)");
     }
 }

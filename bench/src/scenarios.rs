@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::load::{self, Plan, Workload};
 use crate::postgres::ScratchDatabase;
-use crate::report::{self, Ceiling, Ceilings, Figures, LoadFigures, Row, Target};
+use crate::report::{self, Ceiling, Ceilings, Figures, Flood, LoadFigures, Row, Target};
 use crate::server::{self, Server};
 use crate::workloads::{ForgotPassword, Login, Me, Refresh, Signup, login_pool};
 use crate::{Config, Result, ceilings, credentials, listing, seed};
@@ -22,6 +22,8 @@ pub enum Database {
 
 /// The login flood that `me` is measured under, and the one that measures memory.
 const FLOOD_CONNECTIONS: usize = 64;
+/// The `me` connections measured beside that flood, each against `me` alone at as many.
+const FLOOD_ME_CONNECTIONS: [usize; 2] = [16, 32];
 const BIG_FLOOD_CONNECTIONS: usize = 1_000;
 /// Connections that log the token pool in.
 const POOL_CONNECTIONS: usize = 4;
@@ -211,28 +213,54 @@ async fn scenarios(
         None,
     )
     .await?;
-    let flood = measure(
-        &server,
-        vec![
-            (
-                format!("me during a {FLOOD_CONNECTIONS}-connection login flood"),
-                me.clone() as Arc<dyn Workload>,
-                plan(config, conns),
+    // Each flood row: `me` alone at that many connections, then `me` beside the login flood,
+    // then the flood's logins.
+    let mut flood_rows = Vec::new();
+    for me_connections in FLOOD_ME_CONNECTIONS {
+        let alone = if me_connections == conns {
+            me_small.clone()
+        } else {
+            run(
+                format!("me, {small_label} users, {me_connections} connections"),
+                me.clone(),
+                me_connections,
                 Some(Ceiling::BareAxum),
-            ),
-            (
-                format!("login flood ({FLOOD_CONNECTIONS} connections) beside me"),
-                Arc::new(Login { users: small }),
-                plan(config, FLOOD_CONNECTIONS),
-                Some(Ceiling::Argon2Verify),
-            ),
-        ],
-    )
-    .await?;
+            )
+            .await?
+        };
+        let flood = measure(
+            &server,
+            vec![
+                (
+                    format!(
+                        "me ({me_connections} connections) during a {FLOOD_CONNECTIONS}-connection login flood"
+                    ),
+                    me.clone() as Arc<dyn Workload>,
+                    plan(config, me_connections),
+                    Some(Ceiling::BareAxum),
+                ),
+                (
+                    format!(
+                        "login flood ({FLOOD_CONNECTIONS} connections) beside {me_connections} me connections"
+                    ),
+                    Arc::new(Login { users: small }),
+                    plan(config, FLOOD_CONNECTIONS),
+                    Some(Ceiling::Argon2Verify),
+                ),
+            ],
+        )
+        .await?;
+        flood_rows.push((me_connections, alone, flood));
+    }
     rows.push(me_small.clone());
     rows.extend(listing_small.iter().cloned());
     rows.extend([login_small.clone(), signup.clone(), refresh]);
-    rows.extend(flood.iter().cloned());
+    for (me_connections, alone, flood) in &flood_rows {
+        if *me_connections != conns {
+            rows.push(alone.clone());
+        }
+        rows.extend(flood.iter().cloned());
+    }
     server.stop().await;
 
     // --- the big table, seeded while the server is stopped ---
@@ -287,14 +315,22 @@ async fn scenarios(
     rows.extend(listing_big.iter().cloned());
     rows.extend([login_big.clone(), big_flood.clone(), forgot.clone()]);
 
+    let floods: Vec<Flood> = flood_rows
+        .iter()
+        .map(|(me_connections, alone, flood)| Flood {
+            me_connections: *me_connections,
+            alone,
+            me: &flood[0],
+            logins: &flood[1],
+        })
+        .collect();
     let targets = report::targets(&Figures {
         ceilings,
         me: &me_small,
         login: &login_small,
         signup: &signup,
         forgot: &forgot,
-        me_flood: &flood[0],
-        login_flood: &flood[1],
+        floods: &floods,
         me_big: &me_big,
         login_big: &login_big,
         idle: &idle,

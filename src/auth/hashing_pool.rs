@@ -82,10 +82,26 @@ impl HashingPool {
     }
 }
 
-/// Hashing threads run at the lowest scheduling priority (nice 19): they take every core the
-/// request threads leave idle, and yield at once when a token check needs one. A login flood
-/// then slows logins, not everyone else.
+/// Hashing threads get only the CPU time no other thread wants: on Linux they are scheduled
+/// `SCHED_IDLE`, which the kernel preempts the moment a request thread wakes up (with nice 19 a
+/// hashing thread could keep a core for the rest of its time slice first, a millisecond or more
+/// on every token check it delays). Where that policy is refused, nice 19. A login flood then
+/// slows logins, not everyone else.
 fn lower_own_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+            set_thread_priority_and_policy, thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        match set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::debug!(?error, "could not schedule a hashing thread SCHED_IDLE");
+            }
+        }
+    }
     if let Err(error) =
         thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
     {
@@ -111,6 +127,36 @@ fn worker_loop(receiver: &Mutex<mpsc::Receiver<Job>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scheduling policy of the calling thread (`/proc/thread-self/stat`, field 41).
+    #[cfg(target_os = "linux")]
+    fn own_scheduling_policy() -> u32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = stat.rsplit_once(')').unwrap().1;
+        // Fields after the name start at the third (the state).
+        after_name
+            .split_whitespace()
+            .nth(41 - 3)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_get_only_the_cpu_time_no_other_thread_wants() {
+        const SCHED_IDLE: u32 = 5;
+        let pool = HashingPool::start(1).unwrap();
+
+        let policy = pool.run(own_scheduling_policy).await.unwrap();
+
+        assert_eq!(policy, SCHED_IDLE);
+        assert_ne!(
+            own_scheduling_policy(),
+            SCHED_IDLE,
+            "only the pool's threads"
+        );
+    }
 
     #[tokio::test]
     async fn jobs_run_on_pool_threads_and_answer() {

@@ -37,6 +37,7 @@ mod mail_templates;
 mod me;
 mod metrics;
 mod my_sessions;
+mod persisted_queries;
 mod readiness;
 mod refresh_token;
 mod reset_password;
