@@ -36,16 +36,16 @@ impl Admitted {
         }
     }
 
-    /// Whether the operation a request with `operation_name` runs is a mutation; `None` when
-    /// the name selects no operation (the request then fails before anything runs).
+    /// The type of the operation a request with `operation_name` runs (see `operation_type`).
     pub fn operation_type(&self, operation_name: Option<&str>) -> Option<OperationType> {
         operation_type(&self.document, operation_name)
     }
 }
 
-/// The type of the operation `operation_name` selects in `document`. A document of several
-/// operations without a name runs none of them, but counts as a mutation if any of them is one,
-/// so that a caller refusing mutations refuses the ambiguous case too.
+/// The type of the operation `operation_name` selects in `document`; `None` when it selects
+/// none (the request then fails before anything runs). A document of several operations
+/// without a name runs none of them, but counts as a mutation if any of them is one, so that a
+/// caller refusing mutations refuses the ambiguous case too.
 pub fn operation_type(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
