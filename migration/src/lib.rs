@@ -12,6 +12,7 @@ mod m20261201_000006_administration;
 mod m20261201_000007_signing_keys;
 mod m20261201_000008_session_details;
 mod m20261201_000009_email_verification;
+mod m20261201_000011_rate_limits_and_successors;
 
 pub use m20261201_000006_administration::DEFAULT_ORGANIZATION_ID;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_signing_keys::Migration),
             Box::new(m20261201_000008_session_details::Migration),
             Box::new(m20261201_000009_email_verification::Migration),
+            Box::new(m20261201_000011_rate_limits_and_successors::Migration),
         ]
     }
 }

@@ -34,7 +34,8 @@ impl Accounts {
     pub async fn forgot_password(&self, email: Email) -> Result<(), AccountError> {
         self.inner
             .limiter
-            .hit(Limit::ForgotPasswordPerEmail, email.as_str())?;
+            .hit(Limit::ForgotPasswordPerEmail, email.as_str())
+            .await??;
         self.queue_mail_request(MailRequest::PasswordReset(email))
             .await
     }
