@@ -138,7 +138,8 @@ impl Application {
             None => (WebhookQueue::disabled(), None),
         };
 
-        let limiter = RateLimiter::new(metrics.clone());
+        let limiter =
+            RateLimiter::for_database(&db, secret.expose_secret().as_bytes(), metrics.clone());
         let (accounts, reset_worker) = Accounts::new(
             AccountDeps {
                 db: db.clone(),

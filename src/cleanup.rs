@@ -1,6 +1,7 @@
 //! The clean-up job: every `LATCHKEY_CLEANUP_INTERVAL`, removes the rows nothing needs any more
-//! (audit events once `LATCHKEY_AUDIT_RETENTION` has passed), in batches of at most a thousand so that no transaction holds the database for long. Without
-//! it, sessions, tokens, delivered mail and login counters would pile up for ever.
+//! (audit events once `LATCHKEY_AUDIT_RETENTION` has passed), in batches of at most a thousand so
+//! that no transaction holds the database for long. Without it, sessions, tokens, delivered mail,
+//! login and rate-limit counters would pile up for ever.
 //!
 //! On PostgreSQL an advisory lock, held on one connection for the whole round, lets one instance
 //! run it at a time; should that instance die, its connection closes and the lock goes with it.
@@ -16,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::entities::{
     account_guess, audit_event, email_verification_token, login_attempt, outbox,
-    password_reset_token, refresh_token, session,
+    password_reset_token, rate_limit_counter, refresh_token, session,
 };
 use crate::metrics::Metrics;
 
@@ -229,6 +230,22 @@ impl Cleanup {
                             db,
                             account_guess::Entity,
                             account_guess::Column::Email,
+                            condition,
+                        )
+                        .await
+                    })
+                }),
+            },
+            // Rate-limit windows that have ended: the next attempt starts a new one anyway.
+            Rule {
+                table: "rate_limit_counters",
+                delete_batch: Box::new(move |db| {
+                    let condition = rate_limit_counter::Column::WindowEndsAt.lt(now);
+                    Box::pin(async move {
+                        delete_batch(
+                            db,
+                            rate_limit_counter::Entity,
+                            rate_limit_counter::Column::Key,
                             condition,
                         )
                         .await

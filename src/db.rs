@@ -34,14 +34,17 @@ impl Default for PoolSettings {
 /// When the database cannot be created, reached or opened.
 pub async fn connect(url: &str, pool: PoolSettings) -> Result<DatabaseConnection, DbErr> {
     create_private_sqlite_file(url)?;
+    let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(pool.max_connections)
         .min_connections(1)
         .connect_timeout(pool.timeout)
         .acquire_timeout(pool.timeout)
-        // A connection the database dropped (a restart, a failover) is noticed before use.
-        .test_before_acquire(true)
+        // A connection the database dropped (a restart, a failover) is noticed before use. A
+        // SQLite file drops no connection, and there the check is one more round trip to the
+        // connection's thread on every use.
+        .test_before_acquire(!sqlite)
         // Statements are logged by our own spans; sqlx's statement log adds nothing and is noisy.
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {

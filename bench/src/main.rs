@@ -15,6 +15,7 @@ mod report;
 mod scenarios;
 mod seed;
 mod server;
+mod single;
 mod workloads;
 
 use std::process::ExitCode;
@@ -71,6 +72,11 @@ struct Cli {
     /// server; the table shows how much CPU the generator used.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+
+    /// Only this scenario, on the small table, without the ceilings: for comparing two builds
+    /// back to back on one change.
+    #[arg(long, value_enum, value_name = "SCENARIO")]
+    only: Option<single::Only>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,6 +99,8 @@ pub struct Config {
     pub token_pool: usize,
     /// How long each argon2 ceiling runs.
     pub argon2_time: Duration,
+    /// Run only this scenario (`--only`).
+    pub only: Option<single::Only>,
 }
 
 impl Cli {
@@ -119,6 +127,7 @@ impl Cli {
             big_users: self.big_users.unwrap_or(big_users).max(self.small_users),
             token_pool,
             argon2_time: Duration::from_secs_f64(argon2_secs),
+            only: self.only,
         }
     }
 }

@@ -32,6 +32,9 @@ pub async fn run(config: Config) -> Result<()> {
     let binary = server::latchkey_binary()?;
     let hash = credentials::password_hash()?;
 
+    if config.only.is_some() {
+        return crate::single::run(&config, &binary, &hash).await;
+    }
     eprintln!("ceilings: argon2id verify and hash on every core, then a bare axum handler");
     let argon2_verify = {
         let (hash, time) = (hash.clone(), config.argon2_time);
@@ -71,7 +74,7 @@ pub async fn run(config: Config) -> Result<()> {
 }
 
 impl Database {
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Self::Sqlite => "SQLite",
             Self::Postgres(_) => "PostgreSQL",
@@ -115,7 +118,7 @@ impl Drop for Scratch {
     }
 }
 
-async fn run_database(
+pub async fn run_database(
     database: &Database,
     index: usize,
     config: &Config,
@@ -151,6 +154,10 @@ async fn scenarios(
     hash: &str,
     ceilings: &Ceilings,
 ) -> Result<(Vec<Row>, Vec<Target>)> {
+    if let Some(only) = config.only {
+        let rows = crate::single::scenario(only, config, binary, url, dir, hash).await?;
+        return Ok((rows, Vec::new()));
+    }
     let (small, big) = (config.small_users, config.big_users);
     let small_label = users_label(small);
     let big_label = users_label(big);

@@ -14,6 +14,7 @@ mod m20261201_000008_session_details;
 mod m20261201_000009_email_verification;
 mod m20261201_000010_audit_events;
 mod m20261201_000012_outbox_channel;
+mod m20261201_000013_rate_limits_and_successors;
 
 pub use m20261201_000006_administration::DEFAULT_ORGANIZATION_ID;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_email_verification::Migration),
             Box::new(m20261201_000010_audit_events::Migration),
             Box::new(m20261201_000012_outbox_channel::Migration),
+            Box::new(m20261201_000013_rate_limits_and_successors::Migration),
         ]
     }
 }

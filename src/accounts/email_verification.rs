@@ -197,7 +197,8 @@ impl Accounts {
     pub async fn resend_verification_email(&self, email: Email) -> Result<(), AccountError> {
         self.inner
             .limiter
-            .hit(Limit::VerificationMailPerEmail, email.as_str())?;
+            .hit(Limit::VerificationMailPerEmail, email.as_str())
+            .await??;
         self.queue_mail_request(MailRequest::Verification(email))
             .await
     }

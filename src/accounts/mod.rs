@@ -18,6 +18,7 @@ mod my_sessions;
 mod password_reset;
 mod profile;
 mod registration;
+mod rotation;
 mod session_cache;
 mod session_events;
 mod sessions;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, Set};
+use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, EntityTrait as _, Set};
 use uuid::Uuid;
 
 use self::domain::{Email, OrganizationId, PasswordPolicy, SessionId, UserId};
@@ -142,6 +143,8 @@ struct Inner {
     successors: SecretBox,
     audit: AuditLog,
     sessions: session_cache::SessionCache,
+    /// On SQLite, refresh-token rotations are written in batches on a thread of their own.
+    rotation_writer: Option<rotation::RotationWriter>,
     organizations: admin::KnownOrganizations,
     hooks: events::AccountHooks,
     settings: AccountSettings,
@@ -160,6 +163,7 @@ impl Accounts {
         let (mail_requests, pending) = tokio::sync::mpsc::channel(mail_requests::QUEUE_CAPACITY);
         let accounts = Self {
             inner: Arc::new(Inner {
+                rotation_writer: start_rotation_writer(&deps.db, &settings),
                 db: deps.db,
                 hasher: deps.hasher,
                 jwt: deps.jwt,
@@ -228,18 +232,9 @@ impl Accounts {
         session_id: SessionId,
         refresh: OpaqueToken,
     ) -> Result<SignedIn, AccountError> {
-        let now = Utc::now();
-        refresh_token::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            session_id: Set(session_id.into()),
-            token_hash: Set(refresh.digest),
-            created_at: Set(now),
-            expires_at: Set(crate::time::after(now, self.inner.settings.refresh_ttl)),
-            used_at: Set(None),
-            successor_sealed: Set(None),
-        }
-        .insert(txn)
-        .await?;
+        refresh_token::Entity::insert(self.refresh_token_row(session_id, refresh.digest))
+            .exec_without_returning(txn)
+            .await?;
         let access = self.access_token(&user, session_id)?;
         Ok(SignedIn {
             access_token: access.token,
@@ -247,6 +242,26 @@ impl Accounts {
             expires_in: access.expires_in,
             user,
         })
+    }
+
+    /// The row of a new refresh token of the session, known by its `digest`. Insert it with
+    /// `exec_without_returning`: reading it back would be one more statement under SQLite's
+    /// write lock.
+    fn refresh_token_row(
+        &self,
+        session_id: SessionId,
+        digest: String,
+    ) -> refresh_token::ActiveModel {
+        let now = Utc::now();
+        refresh_token::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            session_id: Set(session_id.into()),
+            token_hash: Set(digest),
+            created_at: Set(now),
+            expires_at: Set(crate::time::after(now, self.inner.settings.refresh_ttl)),
+            used_at: Set(None),
+            successor_sealed: Set(None),
+        }
     }
 
     /// Signs an access token for `user`'s session, with the organization and roles it has now.
@@ -261,5 +276,28 @@ impl Accounts {
             organization_id: user.organization_id.into(),
             roles: &user.roles,
         })?)
+    }
+}
+
+/// The rotation writer thread on SQLite; `None` on PostgreSQL, whose writers of different rows
+/// do not wait for each other. Should the thread not start, rotations are written inline.
+fn start_rotation_writer(
+    db: &DatabaseConnection,
+    settings: &AccountSettings,
+) -> Option<rotation::RotationWriter> {
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return None;
+    }
+    rotation::RotationWriter::start(db, rotation_lifetimes(settings))
+        .inspect_err(|error| {
+            tracing::warn!(%error, "no refresh-token writer thread; rotations are written inline");
+        })
+        .ok()
+}
+
+fn rotation_lifetimes(settings: &AccountSettings) -> rotation::Lifetimes {
+    rotation::Lifetimes {
+        session_max_age: crate::time::to_chrono(settings.session_max_age),
+        reuse_interval: crate::time::to_chrono(settings.refresh_reuse_interval),
     }
 }

@@ -39,7 +39,8 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         self.inner
             .limiter
-            .hit(Limit::ForgotPasswordPerEmail, email.as_str())?;
+            .hit(Limit::ForgotPasswordPerEmail, email.as_str())
+            .await??;
         self.queue_mail_request(MailRequest::PasswordReset(email, meta.clone()))
             .await
     }

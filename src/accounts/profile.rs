@@ -84,7 +84,8 @@ impl Accounts {
             // `EmailTaken` tells whether an address has an account: as rationed as signup.
             self.inner
                 .limiter
-                .hit(Limit::EmailChangePerAddress, &client.limiter_key())?;
+                .hit(Limit::EmailChangePerAddress, &client.limiter_key())
+                .await??;
         }
         if email.is_some() || password.is_some() {
             let Some(current_password) = changes.current_password else {
@@ -264,7 +265,8 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         self.inner
             .limiter
-            .hit(Limit::LoginPerAddress, &client.limiter_key())?;
+            .hit(Limit::LoginPerAddress, &client.limiter_key())
+            .await??;
         let slot = lockout::take_slot(self.db(), &user.email, client).await??;
         let verification = self
             .inner

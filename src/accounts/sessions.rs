@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter a
 use uuid::Uuid;
 
 use super::domain::{SessionId, UserId};
+use super::rotation::{self, Rotated, Rotation};
 use super::session_events::SessionChange;
 use super::{AccountError, Accounts, Caller, SignedIn, UserView, user_views};
 use crate::audit::{AuditEntry, AuditType, RequestMeta};
@@ -84,81 +85,89 @@ impl Accounts {
     ) -> Result<SignedIn, AccountError> {
         let digest = opaque_token::digest(presented);
         let now = Utc::now();
-        let txn = db::begin_write(self.db()).await?;
-        let Some(token) = refresh_token::Entity::find()
+        // Everything that only reads happens before the write transaction, so that the write
+        // lock (SQLite's one writer, PostgreSQL's row locks) is held for the writes alone. The
+        // writes re-check what may have changed since: that the session is still alive and the
+        // token still unused.
+        let found = refresh_token::Entity::find()
             .filter(refresh_token::Column::TokenHash.eq(digest))
-            .one(&txn)
-            .await?
-        else {
+            .find_also_related(session::Entity)
+            .and_also_related(user::Entity)
+            .one(self.db())
+            .await?;
+        let Some((token, Some(session), Some(owner))) = found else {
             return Err(AccountError::InvalidToken);
         };
-        let Some((session, Some(owner))) = session::Entity::find_by_id(token.session_id)
-            .find_also_related(user::Entity)
-            .one(&txn)
-            .await?
-        else {
-            return Err(AccountError::InvalidToken);
-        };
-        let over_age = session.created_at <= now - self.max_session_age();
+        let born_after = now - self.max_session_age();
+        let over_age = session.created_at <= born_after;
         if session.revoked_at.is_some() || token.expires_at <= now || over_age || !owner.active {
             return Err(AccountError::InvalidToken);
         }
         // Roles granted since the last refresh reach the new access token.
-        let owner = user_views::view_of(&txn, owner).await?;
+        let owner = user_views::view_of(self.db(), owner).await?;
+        let session_id = SessionId::from(session.id);
+        // Signing (a few hundred microseconds for ES256) is no business of the write lock either.
+        let access = self.access_token(&owner, session_id)?;
 
         // Use the token up with a conditional update: of concurrent refreshes, one wins, and
         // leaves its successor (sealed, bound to this row) for the others to be answered with.
         let successor = OpaqueToken::generate();
         let interval = crate::time::to_chrono(self.inner.settings.refresh_reuse_interval);
-        let sealed = (!interval.is_zero()).then(|| {
-            self.inner
-                .successors
-                .seal(successor.token.as_bytes(), token.id.as_bytes())
-        });
-        let used_now = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
-            .col_expr(refresh_token::Column::SuccessorSealed, Expr::value(sealed))
-            .filter(refresh_token::Column::Id.eq(token.id))
-            .filter(refresh_token::Column::UsedAt.is_null())
-            .exec(&txn)
-            .await?
-            .rows_affected
-            == 1;
-        if used_now {
-            forget_successors(&txn, session.id, now - interval).await?;
-            record_use(&txn, session.id, now, meta).await?;
-            let signed_in = self
-                .continue_session(&txn, owner, session.id.into(), successor)
-                .await?;
-            txn.commit().await?;
-            return Ok(signed_in);
-        }
-
-        match self.live_successor(&txn, token.id, now).await? {
-            Some(live) => {
-                txn.commit().await?;
-                let access = self.access_token(&owner, session.id.into())?;
-                Ok(SignedIn {
-                    access_token: access.token,
-                    refresh_token: live,
-                    expires_in: access.expires_in,
-                    user: owner,
-                })
-            }
+        let rotation = Rotation {
+            token_id: token.id,
+            session_id: session.id,
+            successor_sealed: (!interval.is_zero()).then(|| {
+                self.inner
+                    .successors
+                    .seal(successor.token.as_bytes(), token.id.as_bytes())
+            }),
+            successor_row: self.refresh_token_row(session_id, successor.digest),
+            meta: meta.clone(),
+        };
+        let rotated = match &self.inner.rotation_writer {
+            Some(writer) => writer.write(rotation).await?,
             None => {
-                revoke_session(&txn, session.id).await?;
-                let entry = AuditEntry::new(AuditType::RefreshReuseDetected)
-                    .about(owner.id, owner.organization_id)
-                    .detail("session_id", session.id.to_string());
-                let event = self.audit(&txn, meta, entry).await?;
-                txn.commit().await?;
-                self.audited([event]);
-                self.sessions_changed(SessionChange::Session(session.id.into()))
-                    .await;
-                tracing::warn!(user.id = %owner.id, session.id = %session.id, "refresh token reused; session revoked");
-                Err(AccountError::InvalidToken)
+                let lifetimes = super::rotation_lifetimes(&self.inner.settings);
+                rotation::write_batch(self.db(), &[rotation], lifetimes).await?[0]
             }
+        };
+        // For the theft record below: `signed_in` takes the view.
+        let (owner_id, organization_id) = (owner.id, owner.organization_id);
+        let signed_in = |refresh_token| SignedIn {
+            access_token: access.token,
+            refresh_token,
+            expires_in: access.expires_in,
+            user: owner,
+        };
+        if rotated == Rotated::Done {
+            return Ok(signed_in(successor.token));
         }
+        // Not used up here: the session ended since it was read, or the token was used already,
+        // by a concurrent refresh (whose commit is visible now) or long ago.
+        let unused = refresh_token::Entity::find_by_id(token.id)
+            .one(self.db())
+            .await?
+            .is_none_or(|token| token.used_at.is_none());
+        if unused {
+            return Err(AccountError::InvalidToken);
+        }
+        if let Some(live) = self.live_successor(self.db(), token.id, now).await? {
+            return Ok(signed_in(live));
+        }
+        let txn = db::begin_write(self.db()).await?;
+        let mut event = None;
+        if revoke_session(&txn, session.id).await? {
+            let entry = AuditEntry::new(AuditType::RefreshReuseDetected)
+                .about(owner_id, organization_id)
+                .detail("session_id", session.id.to_string());
+            event = Some(self.audit(&txn, meta, entry).await?);
+        }
+        txn.commit().await?;
+        self.audited(event);
+        self.sessions_changed(SessionChange::Session(session_id))
+            .await;
+        tracing::warn!(user.id = %owner_id, session.id = %session.id, "refresh token reused; session revoked");
+        Err(AccountError::InvalidToken)
     }
 
     /// The live refresh token of the chain that `used` (already rotated away) belongs to, if
@@ -244,51 +253,8 @@ impl Accounts {
     }
 }
 
-/// Notes a refresh on the session: when, and from where.
-async fn record_use<C: ConnectionTrait>(
-    txn: &C,
-    session_id: Uuid,
-    now: chrono::DateTime<Utc>,
-    meta: &RequestMeta,
-) -> Result<(), AccountError> {
-    session::Entity::update_many()
-        .col_expr(session::Column::LastUsedAt, Expr::value(now))
-        .col_expr(
-            session::Column::IpAddress,
-            Expr::value(meta.ip.map(|ip| ip.to_string())),
-        )
-        .col_expr(
-            session::Column::UserAgent,
-            Expr::value(meta.user_agent.clone()),
-        )
-        .filter(session::Column::Id.eq(session_id))
-        .exec(txn)
-        .await?;
-    Ok(())
-}
-
 /// Steps of a chain followed to answer a replay within the reuse interval.
 const MAX_GRACE_HOPS: usize = 8;
-
-/// Erases the sealed successors of a session's tokens rotated before `before`: they are kept
-/// for the reuse interval only.
-async fn forget_successors<C: ConnectionTrait>(
-    txn: &C,
-    session_id: Uuid,
-    before: chrono::DateTime<Utc>,
-) -> Result<(), AccountError> {
-    refresh_token::Entity::update_many()
-        .col_expr(
-            refresh_token::Column::SuccessorSealed,
-            Expr::value(Option::<Vec<u8>>::None),
-        )
-        .filter(refresh_token::Column::SessionId.eq(session_id))
-        .filter(refresh_token::Column::SuccessorSealed.is_not_null())
-        .filter(refresh_token::Column::UsedAt.lt(before))
-        .exec(txn)
-        .await?;
-    Ok(())
-}
 
 /// Ends a session; false when it had ended already.
 async fn revoke_session<C: ConnectionTrait>(

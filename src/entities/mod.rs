@@ -8,6 +8,7 @@ pub mod login_attempt;
 pub mod organization;
 pub mod outbox;
 pub mod password_reset_token;
+pub mod rate_limit_counter;
 pub mod refresh_token;
 pub mod role;
 pub mod session;

@@ -20,9 +20,14 @@ impl Guard for Throttled {
                 "a throttled field ran without the rate limiter or the client address",
             ));
         };
-        limiter
-            .hit(self.0, &client.limiter_key())
-            .map_err(rate_limited)
+        match limiter.hit(self.0, &client.limiter_key()).await {
+            Ok(outcome) => outcome.map_err(rate_limited),
+            // A limit that cannot be counted refuses, as above.
+            Err(error) => Err(internal_error(
+                ctx,
+                &format!("the rate limit could not be counted: {error}"),
+            )),
+        }
     }
 }
 

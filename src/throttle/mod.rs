@@ -1,9 +1,12 @@
 //! Throttling that an attacker cannot multiply: limits are counted per operation executed (not
-//! per HTTP request) and keyed only by normalised values: the client address (IPv6 per /64) and
-//! the normalised account email.
+//! per HTTP request), keyed only by normalised values (the client address, IPv6 per /64, and the
+//! normalised account email), and on PostgreSQL counted for the whole deployment, not per
+//! instance.
 
 mod client_addr;
+mod local_counters;
 mod rate_limit;
+mod shared_counters;
 
 use std::time::Duration;
 

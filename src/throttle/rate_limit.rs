@@ -1,17 +1,15 @@
-//! Per-key counters in fixed windows, in memory. Per-address limits are a flood brake, so each
-//! instance counting on its own is enough; what must hold across instances (account lockout)
-//! lives in the database instead.
+//! The per-address and per-email limits, and where they are counted: in the database when
+//! several instances may serve one deployment (PostgreSQL), so that a limit holds for the whole
+//! deployment whichever instance an attempt reaches; in memory otherwise (SQLite, one instance).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 
 use super::RateLimited;
+use super::local_counters::LocalCounters;
+use super::shared_counters::SharedCounters;
 use crate::metrics::Metrics;
-
-/// Beyond this many live keys, expired ones are swept; memory stays bounded under a flood of
-/// distinct addresses.
-const MAX_KEYS: usize = 100_000;
 
 /// The per-address and per-email limits of docs/security.md ("Throttling").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,84 +64,69 @@ impl Limit {
     }
 }
 
-struct Window {
-    started: Instant,
-    count: u32,
+/// Where the counters live.
+#[derive(Clone)]
+enum Counters {
+    Local(LocalCounters),
+    Shared(SharedCounters),
 }
 
-/// Cheap to clone; clones share the counters.
-#[derive(Clone, Default)]
+/// Counts attempts against the limits. Cheap to clone; clones share the counters.
+#[derive(Clone)]
 pub struct RateLimiter {
-    windows: Arc<Mutex<HashMap<(Limit, String), Window>>>,
+    counters: Counters,
     metrics: Metrics,
 }
 
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::local(Metrics::default())
+    }
+}
+
 impl RateLimiter {
-    pub fn new(metrics: Metrics) -> Self {
+    /// Counters in this process's memory.
+    pub fn local(metrics: Metrics) -> Self {
         Self {
-            windows: Arc::default(),
+            counters: Counters::Local(LocalCounters::default()),
             metrics,
         }
     }
 
-    /// Counts one attempt under `key` and refuses it when the window's quota is spent.
+    /// Counters in `db`, shared by every instance using it. Keys are stored as a keyed hash
+    /// under a key derived from `master_secret`, the same on every instance.
+    pub fn shared(db: DatabaseConnection, master_secret: &[u8], metrics: Metrics) -> Self {
+        Self {
+            counters: Counters::Shared(SharedCounters::new(db, master_secret)),
+            metrics,
+        }
+    }
+
+    /// The limiter a deployment on `db` needs: shared on PostgreSQL, where several instances
+    /// may serve one deployment; in memory on SQLite, which one instance serves alone.
+    pub fn for_database(db: &DatabaseConnection, master_secret: &[u8], metrics: Metrics) -> Self {
+        match db.get_database_backend() {
+            DbBackend::Postgres => Self::shared(db.clone(), master_secret, metrics),
+            _ => Self::local(metrics),
+        }
+    }
+
+    /// Counts one attempt under `key` and refuses it when the window's quota is spent. Call it
+    /// only where an attempt costs something (a password hash, a mail): with shared counters
+    /// it is one database write.
     ///
     /// # Errors
-    /// `RateLimited` with the time until the window ends.
-    pub fn hit(&self, limit: Limit, key: &str) -> Result<(), RateLimited> {
-        let (quota, period) = limit.quota();
-        let now = Instant::now();
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if windows.len() >= MAX_KEYS {
-            windows
-                .retain(|(limit, _), window| now.duration_since(window.started) < limit.quota().1);
-        }
-        let window = windows.entry((limit, key.to_owned())).or_insert(Window {
-            started: now,
-            count: 0,
-        });
-        if now.duration_since(window.started) >= period {
-            *window = Window {
-                started: now,
-                count: 0,
-            };
-        }
-        if window.count >= quota {
+    /// The outer error: the shared counter could not be read or written; the caller must
+    /// refuse the attempt, since the limit cannot be checked. The inner one: `RateLimited`
+    /// with the time until the window ends.
+    pub async fn hit(&self, limit: Limit, key: &str) -> Result<Result<(), RateLimited>, DbErr> {
+        let outcome = match &self.counters {
+            Counters::Local(counters) => counters.hit(limit, key),
+            Counters::Shared(counters) => counters.hit(limit, key).await?,
+        };
+        if outcome.is_err() {
             self.metrics.rate_limited(limit.name());
-            return Err(RateLimited {
-                retry_after: period.saturating_sub(now.duration_since(window.started)),
-            });
         }
-        window.count += 1;
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_quota_is_counted_per_key_and_limit() {
-        let limiter = RateLimiter::default();
-        for _ in 0..5 {
-            limiter
-                .hit(Limit::ForgotPasswordPerEmail, "ada@example.com")
-                .unwrap();
-        }
-        let refused = limiter
-            .hit(Limit::ForgotPasswordPerEmail, "ada@example.com")
-            .unwrap_err();
-        assert!(refused.retry_after <= Duration::from_secs(3600));
-        assert!(refused.retry_after_seconds() >= 3590);
-        limiter
-            .hit(Limit::ForgotPasswordPerEmail, "grace@example.com")
-            .unwrap();
-        limiter
-            .hit(Limit::ForgotPasswordPerAddress, "ada@example.com")
-            .unwrap();
+        Ok(outcome)
     }
 }

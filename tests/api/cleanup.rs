@@ -7,9 +7,11 @@ use crate::helpers::{
 };
 use crate::smtp_sink::reset_token;
 use chrono::{TimeDelta, Utc};
-use latchkey::entities::{account_guess, email_verification_token, login_attempt, outbox, session};
+use latchkey::entities::{
+    account_guess, email_verification_token, login_attempt, outbox, rate_limit_counter, session,
+};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+use sea_orm::{ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFilter as _, Set};
 
 fn days_ago(days: i64) -> chrono::DateTime<Utc> {
     Utc::now() - TimeDelta::days(days)
@@ -135,4 +137,30 @@ async fn aged_rows_are_removed_and_live_ones_stay() {
             "{table}: {metrics}"
         );
     }
+}
+
+#[tokio::test]
+async fn ended_rate_limit_windows_are_removed_and_running_ones_stay() {
+    let app = spawn_app_with_args(&["--cleanup-interval", "1s"]).await;
+    let db = app.db().await;
+    for (key, window_ends_at) in [
+        (1, Utc::now() - TimeDelta::minutes(1)),
+        (2, Utc::now() + TimeDelta::hours(1)),
+    ] {
+        rate_limit_counter::ActiveModel {
+            key: Set(vec![key; 32]),
+            count: Set(3),
+            window_ends_at: Set(window_ends_at),
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+    }
+    db.close().await.unwrap();
+
+    app.wait_for_count("SELECT COUNT(*) AS n FROM rate_limit_counters", 1)
+        .await;
+    let db = app.db().await;
+    let left = rate_limit_counter::Entity::find().all(&db).await.unwrap();
+    assert_eq!(left[0].key, vec![2; 32], "the running window stays");
 }

@@ -16,7 +16,10 @@ use tokio::sync::watch;
 use crate::helpers::operations::{
     DELETE_ME, FORGOT_PASSWORD, LOGIN, LOGOUT, ME, Operation, REFRESH_TOKEN, SIGNUP, UPDATE_ME,
 };
-use crate::helpers::{PASSWORD, RESET_URL, SUBJECT_RESET, assert_exactly_one_succeeds, error_code};
+use crate::helpers::{
+    PASSWORD, RESET_URL, SUBJECT_RESET, assert_exactly_one_succeeds, assert_rate_limited,
+    error_code,
+};
 use crate::postgres::{TestDatabase, admin_url};
 use crate::smtp_sink::SmtpSink;
 
@@ -131,6 +134,11 @@ impl Instance {
             json!({"input": {"email": email, "password": password}}),
         )
         .await
+    }
+
+    async fn forgot_password(&self, from: &str, email: &str) -> Value {
+        self.operation(from, None, &FORGOT_PASSWORD, json!({"email": email}))
+            .await
     }
 
     async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
@@ -290,6 +298,85 @@ async fn concurrent_guesses_spread_over_both_instances_run_at_most_ten_password_
         .count();
     let refused = codes.iter().filter(|c| **c == "RATE_LIMITED").count();
     assert_eq!((checked, refused), (10, 14), "{codes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_logins_from_one_address_over_both_instances_leave_the_31st_refused_on_either() {
+    let Some((_database, a, b, _smtp)) = two_instances(&[]).await else {
+        return;
+    };
+    a.signup("10.0.0.1", "ada@example.com").await;
+    // Credential stuffing through a load balancer: one address, a new email each time, the
+    // attempts alternating between the instances.
+    for i in 0..30 {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        let body = instance
+            .login("10.6.0.1", &format!("victim{i}@example.com"), PASSWORD)
+            .await;
+        assert_eq!(
+            error_code(&body),
+            "INVALID_CREDENTIALS",
+            "attempt {i}: {body}"
+        );
+    }
+    for instance in [&a, &b] {
+        let refused = instance
+            .login("10.6.0.1", "ada@example.com", PASSWORD)
+            .await;
+        assert!(assert_rate_limited(&refused) <= 60, "{refused}");
+        assert!(refused["data"].is_null(), "{refused}");
+    }
+    // Another address is not affected.
+    let owner = b.login("10.6.0.2", "ada@example.com", PASSWORD).await;
+    assert!(owner["data"]["login"].is_object(), "{owner}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_reset_requests_for_one_email_over_both_instances_leave_the_6th_refused_on_either() {
+    let Some((_database, a, b, _smtp)) = two_instances(&[]).await else {
+        return;
+    };
+    // Each from an address of its own: only the per-email limit can refuse them.
+    for i in 0..5 {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        let body = instance
+            .forgot_password(&format!("10.7.{i}.1"), "ada@example.com")
+            .await;
+        assert_eq!(body["data"]["forgotPassword"], true, "request {i}: {body}");
+    }
+    for (i, instance) in [&a, &b].into_iter().enumerate() {
+        let refused = instance
+            .forgot_password(&format!("10.8.{i}.1"), "ada@example.com")
+            .await;
+        assert!(assert_rate_limited(&refused) <= 3600, "{refused}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rate_limit_that_cannot_be_counted_refuses_the_attempt() {
+    let Some((database, a, _b, _smtp)) = two_instances(&[]).await else {
+        return;
+    };
+    use sea_orm::ConnectionTrait as _;
+
+    a.signup("10.0.0.1", "ada@example.com").await;
+    let db = sea_orm::Database::connect(database.url()).await.unwrap();
+    let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
+    // The counters' table is out of reach; everything else works.
+    db.execute_unprepared(&rename("rate_limit_counters", "counters_away"))
+        .await
+        .unwrap();
+    let login = a.login("10.9.0.1", "ada@example.com", PASSWORD).await;
+    assert_eq!(error_code(&login), "INTERNAL_SERVER_ERROR", "{login}");
+    assert!(login["data"].is_null(), "no tokens: {login}");
+    let forgot = a.forgot_password("10.9.0.1", "ada@example.com").await;
+    assert_eq!(error_code(&forgot), "INTERNAL_SERVER_ERROR", "{forgot}");
+
+    db.execute_unprepared(&rename("counters_away", "rate_limit_counters"))
+        .await
+        .unwrap();
+    let login = a.login("10.9.0.1", "ada@example.com", PASSWORD).await;
+    assert!(login["data"]["login"].is_object(), "{login}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
