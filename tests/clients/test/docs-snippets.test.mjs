@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 const read = (path) => readFileSync(new URL(path, import.meta.url), 'utf8');
 const docs = read('../../../docs/clients.md');
 
-for (const file of ['apollo-client.mjs', 'urql-client.mjs', 'live-client.mjs', 'fetch-client.mjs', 'verify-email-page.mjs']) {
+for (const file of ['apollo-client.mjs', 'urql-client.mjs', 'live-client.mjs', 'fetch-client.mjs', 'verify-email-page.mjs', 'persisted-queries.mjs']) {
   test(`docs/clients.md quotes lib/${file} as tested`, () => {
     const code = read(`../lib/${file}`).trim();
     assert.ok(docs.includes(code), `docs/clients.md does not hold the current lib/${file}; paste it again`);

@@ -6,9 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } from '@apollo/client';
-import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { Client, fetchExchange } from '@urql/core';
 import { persistedExchange } from '@urql/exchange-persisted';
+import { apolloPersistedQueryLink, urqlPersistedExchange } from '../lib/persisted-queries.mjs';
 import { LOGIN, ME, SIGNUP } from '../lib/operations.mjs';
 import { startServer, uniqueEmail } from '../lib/server.mjs';
 
@@ -57,7 +57,7 @@ function apolloClient(log, token) {
     if (token) operation.setContext({ headers: { Authorization: `Bearer ${token}` } });
     return forward(operation);
   });
-  const persisted = new PersistedQueryLink({ sha256, useGETForHashedQueries: true });
+  const persisted = apolloPersistedQueryLink();
   return new ApolloClient({
     link: ApolloLink.from([auth, persisted, new HttpLink({ uri: server.graphqlUrl, fetch: recordingFetch(log) })]),
     cache: new InMemoryCache(),
@@ -70,7 +70,7 @@ function urqlClient(log, token) {
     fetch: recordingFetch(log),
     fetchOptions: token ? { headers: { Authorization: `Bearer ${token}` } } : {},
     exchanges: [
-      persistedExchange({ enableForMutation: true, generateHash: async (query) => sha256(query) }),
+      urqlPersistedExchange(),
       fetchExchange,
     ],
   });
