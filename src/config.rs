@@ -521,13 +521,22 @@ pub fn describe_error(error: &clap::Error) -> String {
 
 /// Durations as `30s`, `15m`, `1h`, `30d` (and `0s`; combinations such as `1h 30m` too).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|error| {
+    let duration = humantime::parse_duration(text.trim()).map_err(|error| {
         format!(
             "`{}` is not a duration like 30s, 15m, 1h or 30d ({error})",
             text.trim()
         )
-    })
+    })?;
+    if duration > LONGEST_DURATION {
+        return Err(format!("`{}` is longer than 100 years", text.trim()));
+    }
+    Ok(duration)
 }
+
+/// The longest duration a setting takes: 100 years (of humantime's 365.25 days). Instants are
+/// computed from these settings on every request (`now - session lifetime`), and far enough out
+/// they leave the calendar's range.
+const LONGEST_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
 
 fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     let duration = parse_duration(text)?;
@@ -609,6 +618,8 @@ mod tests {
         assert!(parse_duration("15").is_err());
         assert!(parse_duration("fifteen minutes").is_err());
         assert!(parse_duration("-1s").is_err());
+        assert_eq!(parse_duration("100y"), Ok(LONGEST_DURATION));
+        assert!(parse_duration("101y").is_err());
     }
 
     #[test]

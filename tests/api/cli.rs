@@ -74,6 +74,41 @@ fn a_bad_setting_stops_start_up_with_status_2_and_one_line_naming_it() {
 }
 
 #[test]
+fn a_lifetime_beyond_the_calendar_is_refused_at_start_not_on_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = latchkey(dir.path())
+        .env("LATCHKEY_SESSION_MAX_AGE", "1000000y")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Before the limit the server started, and every signed-in request panicked computing
+    // `now - lifetime`: wait a while, not forever, for it to refuse.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the server started with a session lifetime of a million years");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("session-max-age") && stderr.contains("longer than 100 years"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_short_jwt_secret_is_refused_without_echoing_it() {
     let dir = tempfile::tempdir().unwrap();
     let output = latchkey(dir.path())
