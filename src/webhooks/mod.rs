@@ -5,6 +5,7 @@ mod destination;
 mod message;
 mod payload;
 mod receiver;
+mod schedule;
 mod secret;
 mod sender;
 mod worker;

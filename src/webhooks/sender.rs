@@ -9,6 +9,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 use super::destination::{self, CheckedResolver, Refused};
 use super::receiver::ReceiverUrl;
+use super::schedule;
 
 /// How much of a receiver's answer is read: enough to let a short answer end cleanly, so the
 /// connection can be reused; the rest is never downloaded.
@@ -28,8 +29,13 @@ pub enum Outcome {
     Delivered,
     /// The receiver's address is not one webhooks are sent to.
     Refused(String),
-    /// Anything else; `permanent` when the receiver asked never to be sent this again (410).
-    Failed { message: String, permanent: bool },
+    /// Anything else; `permanent` when the receiver asked never to be sent this again (410),
+    /// `retry_after` when it said how long to wait (usually with 429 or 503).
+    Failed {
+        message: String,
+        permanent: bool,
+        retry_after: Option<Duration>,
+    },
 }
 
 /// Cheap to clone.
@@ -82,6 +88,7 @@ impl Sender {
             Err(error) => return failure(error),
         };
         let status = response.status();
+        let retry_after = schedule::retry_after(response.headers(), chrono::Utc::now());
         let mut read = 0;
         // Errors while reading the answer change nothing: the status has been given.
         while read < MAX_ANSWER_BYTES {
@@ -96,6 +103,7 @@ impl Sender {
             Outcome::Failed {
                 message: format!("the receiver answered {status}"),
                 permanent: status == StatusCode::GONE,
+                retry_after,
             }
         }
     }
@@ -122,5 +130,6 @@ fn failure(error: reqwest::Error) -> Outcome {
     Outcome::Failed {
         message,
         permanent: false,
+        retry_after: None,
     }
 }

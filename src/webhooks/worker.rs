@@ -1,6 +1,6 @@
 //! The webhook delivery worker: claims due webhook rows of the outbox, signs and sends each,
-//! and records the outcome; retries back off as mail's do, and a message is given up after
-//! the same bounded time. Runs only where receivers are configured.
+//! and records the outcome; retries back off as mail's do (spread at random, and no sooner than
+//! a receiver's `Retry-After`), and a message is given up after the same bounded time. Runs only where receivers are configured.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::sender::{Outcome, Sender, Signed};
-use super::{Shared, SigningSecrets, message};
+use super::{Shared, SigningSecrets, message, schedule};
 use crate::entities::outbox::Model as OutboxMessage;
 use crate::mail::outbox::{self, Channel, Retry};
 use crate::metrics::Metrics;
@@ -113,11 +113,15 @@ impl WebhookWorker {
             }
             Outcome::Refused(error) => {
                 self.metrics.webhook("refused");
-                self.retry(&row, false, &error).await
+                self.retry(&row, false, None, &error).await
             }
-            Outcome::Failed { message, permanent } => {
+            Outcome::Failed {
+                message,
+                permanent,
+                retry_after,
+            } => {
                 self.metrics.webhook("failed");
-                self.retry(&row, permanent, &message).await
+                self.retry(&row, permanent, retry_after, &message).await
             }
         };
         if let Err(error) = recorded {
@@ -129,9 +133,14 @@ impl WebhookWorker {
         &self,
         row: &OutboxMessage,
         permanent: bool,
+        retry_after: Option<Duration>,
         error: &str,
     ) -> Result<(), sea_orm::DbErr> {
-        let retry = outbox::retry_plan(row, permanent, Utc::now());
+        let now = Utc::now();
+        let retry = match outbox::retry_plan(row, permanent, now) {
+            Retry::At(planned) => Retry::At(schedule::next_attempt(now, planned, retry_after)),
+            Retry::GiveUp => Retry::GiveUp,
+        };
         match &retry {
             Retry::At(when) => {
                 warn!(error, retry_at = %when, "webhook delivery failed; will retry")

@@ -43,6 +43,8 @@ enum Answer {
     RedirectTo(String),
     /// 200 with a body that never ends.
     Endless,
+    /// 503 with `Retry-After` of this many seconds.
+    BusyFor(u64),
 }
 
 /// One request as the receiver got it.
@@ -50,6 +52,7 @@ enum Answer {
 struct Delivery {
     headers: HeaderMap,
     body: String,
+    arrived_at: std::time::Instant,
 }
 
 impl Delivery {
@@ -155,11 +158,11 @@ async fn receive(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    state
-        .deliveries
-        .lock()
-        .unwrap()
-        .push(Delivery { headers, body });
+    state.deliveries.lock().unwrap().push(Delivery {
+        headers,
+        body,
+        arrived_at: std::time::Instant::now(),
+    });
     state.arrived.notify_waiters();
     let answer = state
         .answers
@@ -183,6 +186,11 @@ async fn receive(
             let endless = stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
             Response::new(Body::from_stream(endless))
         }
+        Answer::BusyFor(seconds) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, seconds.to_string())],
+        )
+            .into_response(),
     }
 }
 
@@ -359,6 +367,24 @@ async fn a_receiver_that_fails_twice_gets_the_same_webhook_id_three_times() {
         ),
         2.0,
         "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_receiver_s_retry_after_is_waited_for() {
+    // The back-off alone would try again after at most a second.
+    let receiver = Receiver::start(&[Answer::BusyFor(3)]).await;
+    let app = spawn_app_sending_to(&receiver.url(), &[]).await;
+
+    app.signup("ada@example.com", PASSWORD).await;
+
+    let deliveries = receiver.wait_for(2).await;
+    app.wait_for_count(DELIVERED, 1).await;
+    assert_eq!(deliveries[0].id(), deliveries[1].id());
+    let waited = deliveries[1].arrived_at - deliveries[0].arrived_at;
+    assert!(
+        waited >= Duration::from_secs(3),
+        "tried again after {waited:?}"
     );
 }
 
