@@ -63,12 +63,10 @@ pub struct ImportArgs {
     #[arg(long)]
     pub skip_invalid: bool,
 
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://latchkey.db?mode=rwc"
-    )]
-    pub database_url: String,
+    /// The same settings as `serve`: the database, and the webhook receivers and master secret
+    /// with which the import's events are queued for them.
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
 #[derive(Debug, Args)]
@@ -99,16 +97,10 @@ pub struct AdminCreateArgs {
     #[arg(long)]
     pub password_file: Option<PathBuf>,
 
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://latchkey.db?mode=rwc"
-    )]
-    pub database_url: String,
-
-    /// The shortest password accepted, as for `serve`.
-    #[arg(long, env = "LATCHKEY_PASSWORD_MIN_LENGTH", default_value = "8", value_parser = clap::value_parser!(u8).range(8..=128))]
-    pub password_min_length: u8,
+    /// The same settings as `serve`: the database, the password policy, and the webhook
+    /// receivers and master secret with which the event is queued for them.
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
 #[derive(Debug, Args)]

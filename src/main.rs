@@ -132,11 +132,12 @@ async fn admin_create(args: AdminCreateArgs) -> ExitCode {
         }
     };
     let outcome = async {
-        let db = db::connect(&args.database_url, db::PoolSettings::default()).await?;
+        let audit = cli_audit_log(&args.settings)?;
+        let db = db::connect(&args.settings.database_url, db::PoolSettings::default()).await?;
         db::migrate(&db).await?;
         let hasher = PasswordHasher::new(PasswordHasher::default_params(), 1)?;
         let policy = PasswordPolicy {
-            min_chars: usize::from(args.password_min_length),
+            min_chars: usize::from(args.settings.password_min_length),
         };
         let password_file = args.password_file.clone();
         let read_password = move || match password_file {
@@ -146,7 +147,6 @@ async fn admin_create(args: AdminCreateArgs) -> ExitCode {
                 std::io::read_to_string(std::io::stdin()).map(without_line_end)
             }
         };
-        let audit = cli_audit_log();
         let outcome =
             bootstrap::ensure_superadmin(&db, &audit, &hasher, policy, email, name, read_password)
                 .await?;
@@ -184,9 +184,10 @@ async fn import(args: ImportArgs) -> ExitCode {
         } else {
             Box::new(std::io::BufReader::new(std::fs::File::open(&args.file)?))
         };
-        let db = db::connect(&args.database_url, db::PoolSettings::default()).await?;
+        let audit = cli_audit_log(&args.settings)?;
+        let db = db::connect(&args.settings.database_url, db::PoolSettings::default()).await?;
         db::migrate(&db).await?;
-        let report = import::import_users(&db, &cli_audit_log(), input, options).await?;
+        let report = import::import_users(&db, &audit, input, options).await?;
         Ok::<_, Box<dyn std::error::Error>>(report)
     }
     .await;
@@ -206,8 +207,20 @@ async fn import(args: ImportArgs) -> ExitCode {
 }
 
 /// The audit trail as the CLI writes it: no metrics to count in (nothing serves them here).
-fn cli_audit_log() -> latchkey::audit::AuditLog {
-    latchkey::audit::AuditLog::new(latchkey::webhooks::WebhookQueue::disabled())
+/// With webhook receivers configured, events are queued for them in the outbox, and a running
+/// server with the same receivers and master secret delivers them.
+fn cli_audit_log(settings: &Settings) -> Result<latchkey::audit::AuditLog, String> {
+    use latchkey::webhooks::{WebhookConfig, WebhookQueue};
+    use secrecy::ExposeSecret as _;
+
+    let queue = match WebhookConfig::from_settings(settings)? {
+        Some(config) => {
+            let secret = auth::master_secret::load(settings)?;
+            config.queue_only(secret.expose_secret().as_bytes())
+        }
+        None => WebhookQueue::disabled(),
+    };
+    Ok(latchkey::audit::AuditLog::new(queue))
 }
 
 /// A password as typed or saved: without the one line end that ends it.

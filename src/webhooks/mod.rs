@@ -121,6 +121,18 @@ impl WebhookConfig {
             worker,
         )
     }
+
+    /// A queue without a worker, for the command line: its events wait in the outbox until a
+    /// server configured with the same receivers and master secret delivers them.
+    pub fn queue_only(self, master_secret: &[u8]) -> WebhookQueue {
+        WebhookQueue {
+            shared: Some(Arc::new(Shared {
+                receivers: self.receivers,
+                secret_box: SecretBox::derive(master_secret, Purpose::OutboxWebhook),
+                wake: Notify::new(),
+            })),
+        }
+    }
 }
 
 /// What the queue and the worker share.

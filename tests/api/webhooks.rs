@@ -389,6 +389,51 @@ async fn a_receiver_s_retry_after_is_waited_for() {
 }
 
 #[tokio::test]
+async fn an_account_made_on_the_command_line_is_delivered_by_the_running_server() {
+    let receiver = Receiver::start(&[]).await;
+    let app = spawn_app_sending_to(&receiver.url(), &[]).await;
+    let password_file = app.data_dir.path().join("root-password");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    let url = receiver.url();
+    let output = command
+        .current_dir(app.data_dir.path())
+        .args(["admin", "create", "--email", "root@example.com"])
+        .arg("--password-file")
+        .arg(&password_file)
+        .args(["--database-url", app.data_dir.database_url()])
+        .args(["--jwt-secret", JWT_SECRET])
+        .args(webhook_args(&url, SECRET))
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+
+    let deliveries = receiver.wait_for(1).await;
+    let created = deliveries
+        .iter()
+        .map(Delivery::json)
+        .find(|body| body["type"] == "audit.user_created")
+        .unwrap_or_else(|| panic!("no user_created among {deliveries:?}"));
+    assert_eq!(
+        created["data"]["details"]["roles"],
+        serde_json::json!(["superadmin"]),
+        "{created}"
+    );
+    assert!(
+        deliveries
+            .iter()
+            .all(|delivery| delivery.signed_with(SECRET))
+    );
+}
+
+#[tokio::test]
 async fn a_delivery_interrupted_by_a_restart_completes_on_the_next_server() {
     let receiver = Receiver::start(&[Answer::Status(500)]).await;
     let args: Vec<String> = webhook_args(&receiver.url(), SECRET)
