@@ -15,8 +15,8 @@ use crate::helpers::operations::{
 };
 use crate::helpers::{
     AppOptions, PASSWORD, SUBJECT_CONFIRM_NEW_EMAIL, SUBJECT_VERIFY, TestApp, assert_error,
-    assert_no_errors, bearer, decode_claims, default_organization_id, spawn_app, spawn_app_with,
-    spawn_app_with_args, tokens_of,
+    assert_no_errors, bearer, decode_claims, default_organization_id, latchkey_binary, spawn_app,
+    spawn_app_with, spawn_app_with_args, tokens_of,
 };
 
 /// The user agent every request of these tests sends.
@@ -765,13 +765,8 @@ async fn administration_records_the_admin_as_actor_and_the_account_s_organizatio
 /// Runs the `latchkey` binary with `args` on the test server's database, `stdin` piped in.
 async fn run_cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
     use tokio::io::AsyncWriteExt as _;
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    let mut command = tokio::process::Command::from(latchkey_binary());
     command.current_dir(app.data_dir.path());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
-            command.env_remove(key);
-        }
-    }
     let mut child = command
         .args(args)
         .args(["--database-url", app.data_dir.database_url()])

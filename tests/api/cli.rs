@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::PASSWORD;
 use crate::helpers::operations::{FORGOT_PASSWORD, SIGNUP};
+use crate::helpers::{PASSWORD, latchkey_binary, without_operator_settings};
 
 /// The binary with none of the operator's settings leaking in from the test environment.
 fn latchkey(dir: &Path) -> Command {
-    without_operator_settings(Command::new(env!("CARGO_BIN_EXE_latchkey")), dir)
+    let mut command = latchkey_binary();
+    command.current_dir(dir);
+    command
 }
 
 /// The binary started by `sh` under `umask 022`, the common default under which files are
@@ -26,17 +28,8 @@ fn latchkey_under_umask_022(dir: &Path) -> Command {
         "umask 022 && exec \"$0\" \"$@\"",
         env!("CARGO_BIN_EXE_latchkey"),
     ]);
-    without_operator_settings(command, dir)
-}
-
-fn without_operator_settings(mut command: Command, dir: &Path) -> Command {
     command.current_dir(dir);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
-            command.env_remove(key);
-        }
-    }
-    command
+    without_operator_settings(command)
 }
 
 /// Waits for the "listening on http://ADDR" line and returns ADDR; the rest of stderr is

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt as _;
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_error, assert_no_errors, spawn_app, spawn_app_with_args,
+    PASSWORD, TestApp, assert_error, assert_no_errors, latchkey_binary, spawn_app,
+    spawn_app_with_args,
 };
 
 /// What an import run printed and how it ended.
@@ -27,13 +28,8 @@ struct Run {
 
 /// Runs `latchkey import ARGS` on the test server's database, `stdin` piped in when given.
 async fn import(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Run {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    let mut command = tokio::process::Command::from(latchkey_binary());
     command.current_dir(app.data_dir.path());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
-            command.env_remove(key);
-        }
-    }
     command
         .arg("import")
         .args(["--database-url", app.data_dir.database_url()])

@@ -18,7 +18,7 @@ use crate::helpers::operations::{
 };
 use crate::helpers::{
     PASSWORD, RESET_URL, SUBJECT_RESET, assert_exactly_one_succeeds, assert_rate_limited,
-    error_code,
+    error_code, latchkey_binary,
 };
 use crate::postgres::{TestDatabase, admin_url};
 use crate::smtp_sink::SmtpSink;
@@ -39,12 +39,7 @@ impl Instance {
     async fn start(database_url: &str, smtp: &SmtpSink, extra: &[&str]) -> Instance {
         let smtp_url = format!("smtp://127.0.0.1:{}?tls=none", smtp.port());
         let mail_dir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
-                command.env_remove(key);
-            }
-        }
+        let mut command = Command::from(latchkey_binary());
         command
             .args([
                 "serve",

@@ -3,11 +3,11 @@
 //! with its file and line instead of failing a send later.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{
-    PASSWORD, SUBJECT_RESET, SUBJECT_VERIFY, assert_no_errors, spawn_app_with_args,
+    PASSWORD, SUBJECT_RESET, SUBJECT_VERIFY, assert_no_errors, latchkey_binary, spawn_app_with_args,
 };
 
 fn templates_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -89,12 +89,7 @@ async fn a_custom_html_template_escapes_a_name_holding_a_script_tag() {
 /// templates would be.
 fn start_with_templates(dir: &Path) -> (Option<i32>, String) {
     let work = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
-            command.env_remove(key);
-        }
-    }
+    let mut command = latchkey_binary();
     let mut child = command
         .current_dir(work.path())
         .env("LATCHKEY_LISTEN", "127.0.0.1:0")

@@ -13,8 +13,8 @@ use latchkey::sea_orm::EntityTrait as _;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    AppOptions, JWT_SECRET, PASSWORD, TestApp, assert_no_errors, spawn_app, spawn_app_with,
-    spawn_app_with_args, tokens_of,
+    AppOptions, JWT_SECRET, PASSWORD, TestApp, assert_no_errors, latchkey_binary, spawn_app,
+    spawn_app_with, spawn_app_with_args, tokens_of,
 };
 
 /// How long another instance may take to pick up a key change (it polls every second).
@@ -118,12 +118,7 @@ async fn assert_refused(app: &TestApp, token: &str, case: &str) {
 
 /// `latchkey keys ...` on the app's database, as an operator runs it.
 async fn keys_cli(app: &TestApp, args: &[&str]) -> String {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
-            command.env_remove(key);
-        }
-    }
+    let mut command = tokio::process::Command::from(latchkey_binary());
     let output = command
         .arg("keys")
         .args(args)

@@ -25,8 +25,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::helpers::{
-    AppOptions, DataDir, JWT_SECRET, MAIL_TIMEOUT, PASSWORD, TestApp, captured_logs, spawn_app,
-    spawn_app_with,
+    AppOptions, DataDir, JWT_SECRET, MAIL_TIMEOUT, PASSWORD, TestApp, captured_logs,
+    latchkey_binary, spawn_app, spawn_app_with,
 };
 
 /// 32 bytes of key, as Standard Webhooks writes them.
@@ -395,15 +395,10 @@ async fn an_account_made_on_the_command_line_is_delivered_by_the_running_server(
     let password_file = app.data_dir.path().join("root-password");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
 
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
-            command.env_remove(key);
-        }
-    }
+    let mut command = tokio::process::Command::from(latchkey_binary());
+    command.current_dir(app.data_dir.path());
     let url = receiver.url();
     let output = command
-        .current_dir(app.data_dir.path())
         .args(["admin", "create", "--email", "root@example.com"])
         .arg("--password-file")
         .arg(&password_file)
@@ -809,13 +804,8 @@ async fn bad_webhook_settings_refuse_to_start_naming_the_setting_without_echoing
 #[test]
 fn a_bad_webhook_secret_stops_the_binary_with_status_2_and_one_line_without_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    let mut command = latchkey_binary();
     command.current_dir(dir.path());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
-            command.env_remove(key);
-        }
-    }
     let output = command
         .env("LATCHKEY_WEBHOOK_URLS", "https://hooks.example.com/in")
         .env("LATCHKEY_WEBHOOK_SECRET", "whsec_dDBrZW4=")
