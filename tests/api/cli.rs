@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::helpers::operations::{FORGOT_PASSWORD, SIGNUP};
-use crate::helpers::{PASSWORD, latchkey_binary, without_operator_settings};
+use crate::helpers::{
+    PASSWORD, exit_within, latchkey_binary, wait_with_deadline, without_operator_settings,
+};
 
 /// The binary with none of the operator's settings leaking in from the test environment.
 fn latchkey(dir: &Path) -> Command {
@@ -69,32 +71,13 @@ fn a_bad_setting_stops_start_up_with_status_2_and_one_line_naming_it() {
 #[test]
 fn a_lifetime_beyond_the_calendar_is_refused_at_start_not_on_every_request() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = latchkey(dir.path())
-        .env("LATCHKEY_SESSION_MAX_AGE", "1000000y")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Before the limit the server started, and every signed-in request panicked computing
     // `now - lifetime`: wait a while, not forever, for it to refuse.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the server started with a session lifetime of a million years");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(status.code(), Some(2), "{stderr}");
+    let (status, stderr) = exit_within(
+        latchkey(dir.path()).env("LATCHKEY_SESSION_MAX_AGE", "1000000y"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(status, Some(2), "{stderr}");
     assert!(
         stderr.contains("session-max-age") && stderr.contains("longer than 100 years"),
         "{stderr}"
@@ -118,26 +101,6 @@ fn a_short_jwt_secret_is_refused_without_echoing_it() {
         !stderr.contains("hunter2"),
         "the secret must not be echoed: {stderr}"
     );
-}
-
-/// Starts `command` and returns its exit status and stderr, or panics (killing it) when it is
-/// still running after `deadline`, as a server that accepted its settings would be.
-fn exit_within(command: &mut Command, deadline: Duration) -> (Option<i32>, String) {
-    let mut child = command
-        .env("LATCHKEY_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = wait_with_deadline(&mut child, deadline);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (status.code(), stderr)
 }
 
 #[test]
@@ -470,21 +433,6 @@ fn print_schema_prints_what_schema_graphql_holds() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql"))
             .unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout), committed);
-}
-
-fn wait_with_deadline(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the process was still running after {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The status of a plain GET, by hand: the test needs one request, not an HTTP client.

@@ -3,11 +3,11 @@
 //! with its file and line instead of failing a send later.
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::helpers::{
-    PASSWORD, SUBJECT_RESET, SUBJECT_VERIFY, assert_no_errors, latchkey_binary, spawn_app_with_args,
+    PASSWORD, SUBJECT_RESET, SUBJECT_VERIFY, assert_no_errors, exit_within, latchkey_binary,
+    spawn_app_with_args,
 };
 
 fn templates_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -89,30 +89,11 @@ async fn a_custom_html_template_escapes_a_name_holding_a_script_tag() {
 /// templates would be.
 fn start_with_templates(dir: &Path) -> (Option<i32>, String) {
     let work = tempfile::tempdir().unwrap();
-    let mut command = latchkey_binary();
-    let mut child = command
-        .current_dir(work.path())
-        .env("LATCHKEY_LISTEN", "127.0.0.1:0")
-        .env("LATCHKEY_TEMPLATES_DIR", dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the server started with the templates of {}", dir.display());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = child.wait_with_output().unwrap();
-    (
-        status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+    exit_within(
+        latchkey_binary()
+            .current_dir(work.path())
+            .env("LATCHKEY_TEMPLATES_DIR", dir),
+        Duration::from_secs(30),
     )
 }
 

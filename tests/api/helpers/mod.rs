@@ -9,6 +9,7 @@ mod client;
 mod database;
 mod mail;
 pub mod operations;
+mod process;
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ pub use assertions::{
 };
 pub use client::{Account, HttpResponse, bearer, decode_claims, tokens_of};
 pub use database::DataDir;
+pub use process::{exit_within, latchkey_binary, wait_with_deadline, without_operator_settings};
 
 pub const RESET_URL: &str = "http://app.test/reset-password?token={token}";
 pub const RESET_LINK_PREFIX: &str = "http://app.test/reset-password?token=";
@@ -39,19 +41,3 @@ pub const SUBJECT_VERIFY: &str = "Confirm your email address";
 pub const SUBJECT_CONFIRM_NEW_EMAIL: &str = "Confirm your new email address";
 pub const SUBJECT_EMAIL_CHANGE_REQUESTED: &str = "A change of your email address was requested";
 pub const SUBJECT_SIGNUP_ATTEMPT: &str = "Someone tried to sign up with your email address";
-
-/// `command` without the settings of the environment the tests run in: a developer's own
-/// `LATCHKEY_*` or `DATABASE_URL` must not reach a binary under test.
-pub fn without_operator_settings(mut command: std::process::Command) -> std::process::Command {
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
-            command.env_remove(key);
-        }
-    }
-    command
-}
-
-/// The `latchkey` binary as an operator runs it, with nothing from the tests' environment.
-pub fn latchkey_binary() -> std::process::Command {
-    without_operator_settings(std::process::Command::new(env!("CARGO_BIN_EXE_latchkey")))
-}
